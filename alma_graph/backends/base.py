@@ -1,0 +1,109 @@
+"""The backend protocol: the few things that differ between graph databases.
+
+Everything else — the memory model, the queries, retrieval — is written once above this layer.
+A backend runs parameterised Cypher, groups writes in transactions, creates the schema in its
+own DDL, and answers vector and full-text searches with its native indexes, the scope filters
+inside the query.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..schema import NodeKind, RelKind
+
+Row = dict[str, object]
+
+
+@dataclass(frozen=True)
+class SearchFilter:
+    """Which nodes a search may return. Applied inside the backend's query, never after it."""
+
+    agents: tuple[str, ...]
+    valid_only: bool = True
+    time_property: str | None = None  # created_at for memories, timestamp for episodes
+    since_ms: int | None = None
+    until_ms: int | None = None
+    exclude_ids: tuple[str, ...] = field(default=())
+
+    def cypher_where(self, var: str) -> tuple[str, dict[str, object]]:
+        """The filter as a Cypher predicate on `var`, with its parameters."""
+        clauses = [f"{var}.agent IN $f_agents"]
+        params: dict[str, object] = {"f_agents": list(self.agents)}
+        if self.valid_only:
+            clauses.append(f"{var}.valid_to IS NULL")
+        if self.time_property and self.since_ms is not None:
+            clauses.append(f"{var}.{self.time_property} >= $f_since")
+            params["f_since"] = self.since_ms
+        if self.time_property and self.until_ms is not None:
+            clauses.append(f"{var}.{self.time_property} <= $f_until")
+            params["f_until"] = self.until_ms
+        return " AND ".join(clauses), params
+
+
+@dataclass(frozen=True)
+class Hit:
+    id: str
+    score: float  # vector: cosine similarity in [-1, 1]; text: the engine's BM25 score
+
+
+class Backend(ABC):
+    """One graph database. Subclasses hold only what differs between databases."""
+
+    url: str
+
+    @abstractmethod
+    def execute(self, cypher: str, params: Mapping[str, object] | None = None) -> list[Row]:
+        """Run one Cypher statement with parameters; rows as dicts keyed by column name."""
+
+    @abstractmethod
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Group the statements run inside into one atomic write."""
+
+    @abstractmethod
+    def ensure_schema(self, nodes: Sequence[NodeKind], rels: Sequence[RelKind], dimension: int) -> None:
+        """Create whatever of the schema is missing. Never drops or rewrites data."""
+
+    @abstractmethod
+    def has_schema(self) -> bool:
+        """Whether this database already holds an alma-graph schema."""
+
+    @abstractmethod
+    def create_nodes(self, kind: NodeKind, rows: Sequence[Row]) -> None:
+        """Insert many nodes of one label in one batch (rows hold every property of the kind)."""
+
+    @abstractmethod
+    def create_edges(
+        self, rel: str, from_label: str, to_label: str, pairs: Sequence[tuple[str, str, Row]]
+    ) -> None:
+        """Insert many edges (from key, to key, properties) of one type in one batch."""
+
+    @abstractmethod
+    def vector_search(
+        self, kind: NodeKind, vector: np.ndarray, k: int, where: SearchFilter
+    ) -> list[Hit]:
+        """The k nodes of `kind` passing `where` closest to `vector` (cosine), best first."""
+
+    @abstractmethod
+    def text_search(self, kind: NodeKind, query: str, k: int, where: SearchFilter) -> list[Hit]:
+        """Full-text (BM25) search over the retrieval text, best first."""
+
+    @abstractmethod
+    def any_label(self, labels: Sequence[str]) -> str:
+        """A node-pattern label expression matching a node with any of `labels` (e.g. ':A|B')."""
+
+    def refresh_indexes(self) -> dict[str, str]:
+        """Bring search indexes up to date after bulk work; returns what was done per label."""
+        return {}
+
+    def index_status(self) -> dict[str, str]:
+        return {}
+
+    @abstractmethod
+    def close(self) -> None: ...

@@ -1,0 +1,351 @@
+"""Embedded Kuzu (or its maintained fork LadybugDB, same API).
+
+What differs from the server databases:
+- Kuzu has no multi-label nodes, so a memory type is a node table and "any memory" is Kuzu's
+  label union `(m:Heuristic:Outcome:...)`.
+- Bulk writes go through Arrow tables (`LOAD FROM $table`): passing 384 floats per row as
+  Python lists costs ~3 ms a row in parameter conversion; Arrow costs ~0.1 ms.
+- Kuzu's HNSW index is expensive to keep: building it costs ~2 ms a row and every insert into
+  an indexed table ~6 ms a row, while an exact cosine scan in Cypher over 100k rows takes about
+  14 ms on 2 cores. So tables below `vector_index_min_rows` are searched exactly (exact results,
+  filters as plain parameters); above it the HNSW index is built once and queried through a
+  filtered projected graph, and large batches into an indexed table drop and rebuild the index
+  rather than paying the per-row insert cost. See benchmarks/ for the figures.
+"""
+
+from __future__ import annotations
+
+import importlib
+import itertools
+import os
+import re
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import BackendError, DatabaseLockedError, DependencyMissingError, ValidationError
+from ..schema import BOOL, FLOAT, INT, STRING, VECTOR, NodeKind, RelKind
+from ..validation import AGENT_NAME
+from .base import Backend, Hit, Row, SearchFilter
+
+_KUZU_TYPES = {STRING: "STRING", INT: "INT64", FLOAT: "DOUBLE", BOOL: "BOOLEAN"}
+DEFAULT_VECTOR_INDEX_MIN_ROWS = 150_000
+# Above this share of the table's size, a batch into an indexed table rebuilds the index
+# instead of inserting row by row into it (rebuild ~2 ms/row of table, insert ~6 ms/row of batch).
+_REBUILD_FRACTION = 0.3
+
+
+def import_engine():
+    """The kuzu module, or ladybug (the maintained fork with the same API) when that is installed."""
+    for name in ("kuzu", "ladybug"):
+        try:
+            return importlib.import_module(name)
+        except ImportError:
+            continue
+    raise DependencyMissingError("the embedded backend", "kuzu")
+
+
+def _fts_index(label: str) -> str:
+    return f"{label.lower()}_text_fts"
+
+
+def _vector_index(label: str) -> str:
+    return f"{label.lower()}_embedding_hnsw"
+
+
+class KuzuBackend(Backend):
+    """An embedded Kuzu database in a folder on disk."""
+
+    def __init__(self, path: str | os.PathLike[str], *, vector_index_min_rows: int | None = None,
+                 read_only: bool = False):
+        self.engine = import_engine()
+        self.path = Path(path)
+        self.url = f"kuzu://{self.path}"
+        self.vector_index_min_rows = vector_index_min_rows or int(
+            os.environ.get("ALMA_KUZU_VECTOR_INDEX_MIN_ROWS", DEFAULT_VECTOR_INDEX_MIN_ROWS)
+        )
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._db = self.engine.Database(str(self.path), read_only=read_only)
+        except RuntimeError as exc:
+            if "lock" in str(exc).lower():
+                raise DatabaseLockedError(
+                    f"the database at {self.path} is open in another process (for example "
+                    "'alma-graph serve'); stop it, or send this request through that server"
+                ) from None
+            raise BackendError(f"cannot open Kuzu database at {self.path}: {exc}") from None
+        self._conn = self.engine.Connection(self._db)
+        self._lock = threading.RLock()
+        self._tx_depth = 0
+        self._dimension: int | None = None
+        self._graph_ids = itertools.count()
+        for extension in ("vector", "fts"):
+            self._load_extension(extension)
+
+    def _load_extension(self, name: str) -> None:
+        try:
+            self._conn.execute(f"LOAD EXTENSION {name}")
+        except RuntimeError:
+            # ladybug downloads extensions on first use; kuzu 0.11 ships them in the wheel.
+            try:
+                self._conn.execute(f"INSTALL {name}")
+                self._conn.execute(f"LOAD EXTENSION {name}")
+            except RuntimeError as exc:
+                raise BackendError(f"cannot load the Kuzu {name} extension: {exc}") from None
+
+    # -- statements -------------------------------------------------------------------------
+
+    def execute(self, cypher: str, params: Mapping[str, object] | None = None) -> list[Row]:
+        with self._lock:
+            try:
+                result = self._conn.execute(cypher, dict(params or {}))
+            except RuntimeError as exc:
+                raise BackendError(f"Kuzu rejected a query: {exc}") from None
+            results = result if isinstance(result, list) else [result]
+            rows: list[Row] = []
+            for res in results:
+                columns = res.get_column_names()
+                while res.has_next():
+                    rows.append(dict(zip(columns, res.get_next())))
+            return rows
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        with self._lock:
+            if self._tx_depth:
+                self._tx_depth += 1
+                try:
+                    yield
+                finally:
+                    self._tx_depth -= 1
+                return
+            self._conn.execute("BEGIN TRANSACTION")
+            self._tx_depth = 1
+            try:
+                yield
+            except BaseException:
+                self._tx_depth = 0
+                self._conn.execute("ROLLBACK")
+                raise
+            self._tx_depth = 0
+            self._conn.execute("COMMIT")
+
+    # -- schema -----------------------------------------------------------------------------
+
+    def _type(self, t: str) -> str:
+        if t == VECTOR:
+            return f"FLOAT[{self._dimension}]"
+        return _KUZU_TYPES[t]
+
+    def tables(self) -> set[str]:
+        return {r["name"] for r in self.execute("CALL show_tables() RETURN name")}
+
+    def has_schema(self) -> bool:
+        return "AlmaGraphSchema" in self.tables()
+
+    def ensure_schema(self, nodes: Sequence[NodeKind], rels: Sequence[RelKind], dimension: int) -> None:
+        self._dimension = dimension
+        for kind in nodes:
+            columns = ", ".join(f"{name} {self._type(t)}" for name, t in kind.properties)
+            self.execute(
+                f"CREATE NODE TABLE IF NOT EXISTS {kind.label}({columns}, PRIMARY KEY ({kind.key}))"
+            )
+        for rel in rels:
+            pairs = ", ".join(f"FROM {a} TO {b}" for a, b in rel.pairs)
+            props = "".join(f", {name} {self._type(t)}" for name, t in rel.properties)
+            self.execute(f"CREATE REL TABLE IF NOT EXISTS {rel.type}({pairs}{props})")
+        existing = self._indexes()
+        for kind in nodes:
+            if kind.searchable and _fts_index(kind.label) not in existing:
+                self.execute(f"CALL CREATE_FTS_INDEX('{kind.label}', '{_fts_index(kind.label)}', ['text'])")
+
+    def _indexes(self) -> dict[str, str]:
+        rows = self.execute("CALL SHOW_INDEXES() RETURN index_name AS name, table_name AS t")
+        return {r["name"]: r["t"] for r in rows}
+
+    def _has_vector_index(self, label: str) -> bool:
+        return _vector_index(label) in self._indexes()
+
+    def _count(self, label: str) -> int:
+        return int(self.execute(f"MATCH (n:{label}) RETURN count(n) AS c")[0]["c"])
+
+    def refresh_indexes(self) -> dict[str, str]:
+        """Build the HNSW index of every searchable table that has grown past the threshold."""
+        done: dict[str, str] = {}
+        for label in self._searchable_labels():
+            count = self._count(label)
+            if count >= self.vector_index_min_rows and not self._has_vector_index(label):
+                self._build_vector_index(label)
+                done[label] = f"built HNSW index over {count} rows"
+        return done
+
+    def index_status(self) -> dict[str, str]:
+        status = {}
+        for label in self._searchable_labels():
+            mode = "hnsw" if self._has_vector_index(label) else "exact scan"
+            status[label] = f"{self._count(label)} rows, vector search by {mode}, full-text index"
+        return status
+
+    def _searchable_labels(self) -> list[str]:
+        indexes = self._indexes()
+        return [t for name, t in indexes.items() if name == _fts_index(t)]
+
+    def _build_vector_index(self, label: str) -> None:
+        self.execute(
+            f"CALL CREATE_VECTOR_INDEX('{label}', '{_vector_index(label)}', 'embedding', metric := 'cosine')"
+        )
+
+    def _drop_vector_index(self, label: str) -> None:
+        self.execute(f"CALL DROP_VECTOR_INDEX('{label}', '{_vector_index(label)}')")
+
+    # -- bulk writes ------------------------------------------------------------------------
+
+    def _arrow_table(self, columns: dict[str, tuple[str, list[object]]]):
+        import pyarrow as pa
+
+        arrays = {}
+        for name, (t, values) in columns.items():
+            if t == VECTOR:
+                dim = self._dimension or len(next(v for v in values if v is not None))
+                flat = np.asarray(values, dtype=np.float32).reshape(-1)
+                arrays[name] = pa.FixedSizeListArray.from_arrays(pa.array(flat, pa.float32()), dim)
+            else:
+                arrow_type = {STRING: pa.string(), INT: pa.int64(), FLOAT: pa.float64(), BOOL: pa.bool_()}[t]
+                arrays[name] = pa.array(values, arrow_type)
+        return pa.table(arrays)
+
+    def create_nodes(self, kind: NodeKind, rows: Sequence[Row]) -> None:
+        if not rows:
+            return
+        columns = {name: (t, [row.get(name) for row in rows]) for name, t in kind.properties}
+        table = self._arrow_table(columns)
+        assignments = ", ".join(f"{name}: {name}" for name in kind.property_names)
+        statement = f"LOAD FROM $rows CREATE (:{kind.label} {{{assignments}}})"
+        with self._lock:
+            rebuild = (
+                kind.searchable
+                and self._has_vector_index(kind.label)
+                and len(rows) > _REBUILD_FRACTION * self._count(kind.label)
+            )
+            if rebuild:
+                self._drop_vector_index(kind.label)
+            try:
+                self.execute(statement, {"rows": table})
+            finally:
+                if rebuild:
+                    self._build_vector_index(kind.label)
+        if kind.searchable and not self._tx_depth and self._count(kind.label) >= self.vector_index_min_rows:
+            if not self._has_vector_index(kind.label):
+                self._build_vector_index(kind.label)
+
+    def create_edges(self, rel: str, from_label: str, to_label: str,
+                     pairs: Sequence[tuple[str, str, Row]]) -> None:
+        if not pairs:
+            return
+        prop_names = sorted({k for _, _, props in pairs for k in props})
+        columns: dict[str, tuple[str, list[object]]] = {
+            "src": (STRING, [p[0] for p in pairs]),
+            "dst": (STRING, [p[1] for p in pairs]),
+        }
+        for name in prop_names:
+            values = [p[2].get(name) for p in pairs]
+            t = INT if all(isinstance(v, int) or v is None for v in values) else STRING
+            columns[f"p_{name}"] = (t, values)
+        table = self._arrow_table(columns)
+        from_key = "name" if from_label == "Agent" else "id"
+        to_key = "name" if to_label == "Agent" else "id"
+        props = ", ".join(f"{name}: p_{name}" for name in prop_names)
+        self.execute(
+            f"LOAD FROM $rows MATCH (a:{from_label} {{{from_key}: src}}), (b:{to_label} {{{to_key}: dst}}) "
+            f"CREATE (a)-[:{rel} {{{props}}}]->(b)",
+            {"rows": table},
+        )
+
+    # -- search -----------------------------------------------------------------------------
+
+    def vector_search(self, kind: NodeKind, vector: np.ndarray, k: int, where: SearchFilter) -> list[Hit]:
+        query = np.asarray(vector, dtype=np.float32)
+        if query.shape != (self._dimension,):
+            raise ValidationError("vector", f"has shape {query.shape}, the database stores {self._dimension}-d vectors")
+        if self._has_vector_index(kind.label):
+            return self._hnsw_search(kind, query, k, where)
+        predicate, params = where.cypher_where("n")
+        exclude = " AND NOT n.id IN $f_exclude" if where.exclude_ids else ""
+        rows = self.execute(
+            f"MATCH (n:{kind.label}) WHERE {predicate}{exclude} AND n.embedding IS NOT NULL "
+            "WITH n, array_cosine_similarity(n.embedding, $q) AS s "
+            "RETURN n.id AS id, s ORDER BY s DESC LIMIT $k",
+            {**params, "q": query.tolist(), "k": int(k), "f_exclude": list(where.exclude_ids)}
+            if where.exclude_ids else {**params, "q": query.tolist(), "k": int(k)},
+        )
+        return [Hit(r["id"], float(r["s"])) for r in rows]
+
+    def _hnsw_search(self, kind: NodeKind, query: np.ndarray, k: int, where: SearchFilter) -> list[Hit]:
+        # A projected graph is how Kuzu filters inside an HNSW search; its filter is query text,
+        # not a parameter, so it is built only from checked agent names and integers.
+        graph = f"alma_filtered_{next(self._graph_ids)}"
+        predicate = self._literal_predicate(where)
+        with self._lock:
+            self.execute(
+                f"CALL PROJECT_GRAPH('{graph}', {{'{kind.label}': '{predicate}'}}, [])"
+            )
+            try:
+                rows = self.execute(
+                    f"CALL QUERY_VECTOR_INDEX('{graph}', '{_vector_index(kind.label)}', $q, $k) "
+                    "RETURN node.id AS id, distance ORDER BY distance",
+                    {"q": query.tolist(), "k": int(k) + len(where.exclude_ids)},
+                )
+            finally:
+                self.execute(f"CALL DROP_PROJECTED_GRAPH('{graph}')")
+        excluded = set(where.exclude_ids)
+        return [Hit(r["id"], 1.0 - float(r["distance"])) for r in rows if r["id"] not in excluded][:k]
+
+    @staticmethod
+    def _literal_predicate(where: SearchFilter) -> str:
+        for agent in where.agents:
+            if not AGENT_NAME.match(agent):
+                raise ValidationError("agent", f"{agent!r} is not a valid agent name")
+        agents = ", ".join(f'"{a}"' for a in where.agents)
+        clauses = [f"n.agent IN [{agents}]"]
+        if where.valid_only:
+            clauses.append("n.valid_to IS NULL")
+        prop = where.time_property
+        if prop and not re.fullmatch(r"[a-z_]+", prop):
+            raise ValidationError("time_property", f"{prop!r} is not a property name")
+        if prop and where.since_ms is not None:
+            clauses.append(f"n.{prop} >= {int(where.since_ms)}")
+        if prop and where.until_ms is not None:
+            clauses.append(f"n.{prop} <= {int(where.until_ms)}")
+        return " AND ".join(clauses)
+
+    def text_search(self, kind: NodeKind, query: str, k: int, where: SearchFilter) -> list[Hit]:
+        predicate, params = where.cypher_where("node")
+        exclude = " AND NOT node.id IN $f_exclude" if where.exclude_ids else ""
+        if where.exclude_ids:
+            params["f_exclude"] = list(where.exclude_ids)
+        # The BM25 top list is taken over all agents, so ask for enough that the filter
+        # (agent, validity, time) still leaves k; Kuzu takes `top` only as a literal.
+        top = max(200, 20 * int(k))
+        rows = self.execute(
+            f"CALL QUERY_FTS_INDEX('{kind.label}', '{_fts_index(kind.label)}', $q, top := {top}) "
+            f"WITH node, score WHERE {predicate}{exclude} "
+            "RETURN node.id AS id, score ORDER BY score DESC LIMIT $k",
+            {**params, "q": query, "k": int(k)},
+        )
+        return [Hit(r["id"], float(r["score"])) for r in rows]
+
+    def any_label(self, labels: Sequence[str]) -> str:
+        # Kuzu reads `(n:A:B)` as "a node of table A or of table B".
+        return ":" + ":".join(labels)
+
+    def close(self) -> None:
+        with self._lock:
+            try:
+                self._conn.close()
+                self._db.close()
+            except Exception:  # noqa: BLE001 - closing twice must stay harmless
+                pass
+

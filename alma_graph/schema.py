@@ -1,0 +1,111 @@
+"""The graph's shape, described once; each backend turns it into its own DDL.
+
+Bump `SCHEMA_VERSION` whenever a stored property or edge changes meaning: a database written
+with another version refuses to open rather than being read wrongly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .model import MEMORY_TYPES
+
+SCHEMA_VERSION = 1
+
+# Property types, named in a dialect-neutral way; backends map them to their own.
+STRING, INT, FLOAT, BOOL, VECTOR = "STRING", "INT", "FLOAT", "BOOL", "VECTOR"
+_PY_TYPES = {str: STRING, int: INT, float: FLOAT, bool: BOOL}
+
+
+@dataclass(frozen=True)
+class NodeKind:
+    label: str
+    key: str
+    properties: tuple[tuple[str, str], ...]
+    searchable: bool = False  # has an embedding and retrieval text: vector + full-text indexes
+
+    @property
+    def property_names(self) -> tuple[str, ...]:
+        return tuple(name for name, _ in self.properties)
+
+    def property_type(self, name: str) -> str:
+        return dict(self.properties)[name]
+
+
+@dataclass(frozen=True)
+class RelKind:
+    type: str
+    pairs: tuple[tuple[str, str], ...]
+    properties: tuple[tuple[str, str], ...] = ()
+
+
+MEMORY_COMMON = (
+    ("id", STRING),
+    ("agent", STRING),
+    ("text", STRING),
+    ("embedding", VECTOR),
+    ("created_at", INT),
+    ("updated_at", INT),
+    ("valid_from", INT),
+    ("valid_to", INT),
+    ("confidence", FLOAT),
+    ("importance", FLOAT),
+    ("access_count", INT),
+    ("last_access", INT),
+    ("metadata", STRING),
+)
+
+AGENT = NodeKind(
+    "Agent",
+    "name",
+    (("name", STRING), ("created_at", INT), ("can_learn", STRING), ("cannot_learn", STRING),
+     ("description", STRING)),
+)
+SESSION = NodeKind("Session", "id", (("id", STRING), ("agent", STRING), ("started_at", INT)))
+EPISODE = NodeKind(
+    "Episode",
+    "id",
+    (("id", STRING), ("agent", STRING), ("session", STRING), ("text", STRING),
+     ("embedding", VECTOR), ("timestamp", INT), ("seq", INT), ("source_id", STRING),
+     ("created_at", INT), ("metadata", STRING)),
+    searchable=True,
+)
+SCHEMA_INFO = NodeKind(
+    "AlmaGraphSchema",
+    "key",
+    (("key", STRING), ("version", INT), ("dimension", INT), ("embedder", STRING),
+     ("created_at", INT)),
+)
+
+
+def memory_kind(label: str) -> NodeKind:
+    own = tuple((name, _PY_TYPES[t]) for name, t in MEMORY_TYPES[label].own_fields().items())
+    return NodeKind(label, "id", MEMORY_COMMON + own, searchable=True)
+
+
+MEMORY_KINDS: tuple[NodeKind, ...] = tuple(memory_kind(label) for label in MEMORY_TYPES)
+MEMORY_LABELS: tuple[str, ...] = tuple(k.label for k in MEMORY_KINDS)
+NODE_KINDS: tuple[NodeKind, ...] = (SCHEMA_INFO, AGENT, SESSION, EPISODE) + MEMORY_KINDS
+SEARCHABLE_LABELS: tuple[str, ...] = ("Episode",) + MEMORY_LABELS
+
+_EDGE_PROPS = (("at", INT), ("reason", STRING))
+REL_KINDS: tuple[RelKind, ...] = (
+    RelKind("LEARNED", tuple(("Agent", m) for m in MEMORY_LABELS), _EDGE_PROPS),
+    RelKind(
+        "DERIVED_FROM",
+        tuple((m, "Episode") for m in MEMORY_LABELS)
+        + tuple((m, n) for m in MEMORY_LABELS for n in MEMORY_LABELS),
+        _EDGE_PROPS,
+    ),
+    RelKind("SUPERSEDES", tuple((m, n) for m in MEMORY_LABELS for n in MEMORY_LABELS), _EDGE_PROPS),
+    RelKind("IN_SESSION", (("Episode", "Session"),)),
+    RelKind("NEXT", (("Episode", "Episode"),)),
+    RelKind("HAS_SESSION", (("Agent", "Session"),)),
+)
+
+
+def node_kind(label: str) -> NodeKind:
+    for kind in NODE_KINDS:
+        if kind.label == label:
+            return kind
+    raise KeyError(label)

@@ -1,0 +1,1 @@
+"""The behaviour, written once: every front door calls these services."""

@@ -1,0 +1,219 @@
+"""Writing and reading memories: validation, scope enforcement and versioned updates.
+
+Every front door (Python client, CLI, GraphQL, MCP) goes through this service, so a rule is
+checked in one place.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+
+from .. import validation as v
+from ..errors import ValidationError
+from ..model import Agent, Episode, History, Memory, MemoryScope, memory_class
+from ..store import EpisodeInput, GraphStore
+
+# Fields a caller may set on any memory without creating a new version of it.
+_IN_PLACE = {"confidence", "importance", "metadata"}
+MAX_BATCH = 100_000
+
+
+class MemoryService:
+    def __init__(self, store: GraphStore):
+        self.store = store
+        self._agents: dict[str, Agent] = {}
+
+    # -- agents -----------------------------------------------------------------------------
+
+    def register_agent(self, scope: MemoryScope) -> Agent:
+        if not isinstance(scope, MemoryScope):
+            raise ValidationError("scope", f"expected a MemoryScope, got {type(scope).__name__}")
+        agent = self.store.put_agent(scope)
+        self._agents[agent.name] = agent
+        return agent
+
+    def agent(self, name: object) -> Agent:
+        name = v.agent_name("agent", name)
+        if name not in self._agents:
+            self._agents[name] = self.store.get_agent(name)
+        return self._agents[name]
+
+    # -- memories ---------------------------------------------------------------------------
+
+    def add(
+        self,
+        memory_type: str,
+        agent: str,
+        fields: Mapping[str, object],
+        *,
+        confidence: float = 0.5,
+        importance: float = 0.5,
+        metadata: Mapping[str, object] | None = None,
+        valid_from: object = None,
+        derived_from: Sequence[str] = (),
+        supersedes: Sequence[str] = (),
+        reason: str = "explicit",
+    ) -> Memory:
+        """Validate, check the agent's scope, and write one memory of `memory_type`."""
+        cls = memory_class(memory_type)
+        owner = self.agent(agent)
+        owner.scope.check(cls.type)
+        clean = self._fields(cls, fields)
+        for field, ids in (("derived_from", derived_from), ("supersedes", supersedes)):
+            if isinstance(ids, str) or not all(isinstance(i, str) for i in ids):
+                raise ValidationError(field, "expected a list of ids")
+        for old in self.store.labels_of(supersedes, field="supersedes"):
+            if self.store.get_memory(old).agent != owner.name:
+                raise ValidationError("supersedes", f"{old!r} belongs to another agent")
+        return self.store.create_memory(
+            cls.type,
+            owner.name,
+            clean,
+            confidence=v.unit_interval("confidence", confidence),
+            importance=v.unit_interval("importance", importance),
+            metadata=v.metadata("metadata", metadata),
+            valid_from_ms=None if valid_from is None else v.timestamp_ms("valid_from", valid_from),
+            derived_from=list(derived_from),
+            supersedes=list(supersedes),
+            reason=reason,
+        )
+
+    @staticmethod
+    def _fields(cls: type[Memory], fields: Mapping[str, object]) -> dict[str, object]:
+        own = cls.own_fields()
+        unknown = set(fields) - set(own)
+        if unknown:
+            raise ValidationError(sorted(unknown)[0], f"is not a field of {cls.type} (fields: {', '.join(own)})")
+        clean: dict[str, object] = {}
+        for name, t in own.items():
+            value = fields.get(name)
+            required = cls.model_fields[name].is_required()
+            if value is None:
+                if required:
+                    raise ValidationError(name, f"is required for {cls.type}")
+                clean[name] = cls.model_fields[name].default
+                continue
+            if t is str:
+                clean[name] = v.text(name, value)
+            elif t is bool:
+                if not isinstance(value, bool):
+                    raise ValidationError(name, f"expected true or false, got {value!r}")
+                clean[name] = value
+            elif t is int:
+                if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                    raise ValidationError(name, f"expected a non-negative integer, got {value!r}")
+                clean[name] = value
+            else:
+                if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+                    raise ValidationError(name, f"expected a non-negative number, got {value!r}")
+                clean[name] = float(value)
+        return clean
+
+    def get(self, node_id: object) -> Memory | Episode:
+        node_id = v.text("id", node_id)
+        label = self.store.labels_of([node_id])[node_id]
+        if label == "Episode":
+            return self.store.episodes([node_id])[0]
+        return self.store.memories_by_label(label, [node_id])[0]
+
+    def update(self, memory_id: object, agent: str | None = None, **changes: object) -> Memory:
+        """Change a memory.
+
+        Confidence, importance and metadata change in place. A change to what the memory says
+        (its type's own fields) writes a new version that SUPERSEDES the old one, which is
+        invalidated, not deleted: the history keeps what was believed before.
+        """
+        memory_id = v.text("id", memory_id)
+        current = self.store.get_memory(memory_id)
+        if agent is not None and self.agent(agent).name != current.agent:
+            raise ValidationError("agent", f"{memory_id!r} belongs to agent {current.agent!r}")
+        if not current.is_valid:
+            raise ValidationError("id", f"{memory_id!r} was invalidated; update its successor instead")
+        if not changes:
+            raise ValidationError("changes", "name at least one field to change")
+        cls = type(current)
+        own = cls.own_fields()
+        unknown = set(changes) - set(own) - _IN_PLACE
+        if unknown:
+            raise ValidationError(sorted(unknown)[0], f"is not an updatable field of {cls.type}")
+        in_place = {k: changes[k] for k in _IN_PLACE & set(changes)}
+        content = {k: changes[k] for k in set(changes) & set(own)}
+        now = v.now_ms()
+        values: dict[str, object] = {}
+        if "confidence" in in_place:
+            values["confidence"] = v.unit_interval("confidence", in_place["confidence"])
+        if "importance" in in_place:
+            values["importance"] = v.unit_interval("importance", in_place["importance"])
+        if "metadata" in in_place:
+            values["metadata"] = json.dumps(v.metadata("metadata", in_place["metadata"]), sort_keys=True)
+        if content:
+            merged = {name: getattr(current, name) for name in own}
+            merged.update(content)
+            return self.add(
+                cls.type,
+                current.agent,
+                merged,
+                confidence=values.get("confidence", current.confidence),  # type: ignore[arg-type]
+                importance=values.get("importance", current.importance),  # type: ignore[arg-type]
+                metadata=v.metadata("metadata", in_place.get("metadata", current.metadata)),
+                supersedes=[memory_id],
+                reason="update",
+            )
+        values["updated_at"] = now
+        self.store.set_memory_fields(cls.type, memory_id, values)
+        return self.store.get_memory(memory_id)
+
+    def forget(self, memory_id: object, agent: str | None = None, *, hard: bool = False) -> None:
+        """Invalidate a memory (valid_to = now); `hard=True` deletes it and its edges."""
+        memory_id = v.text("id", memory_id)
+        current = self.store.get_memory(memory_id)
+        if agent is not None and self.agent(agent).name != current.agent:
+            raise ValidationError("agent", f"{memory_id!r} belongs to agent {current.agent!r}")
+        if hard:
+            self.store.delete(memory_id)
+        else:
+            self.store.invalidate(memory_id, v.now_ms())
+
+    def history(self, node_id: object) -> History:
+        return self.store.history(v.text("id", node_id))
+
+    # -- episodes ---------------------------------------------------------------------------
+
+    def remember(
+        self,
+        agent: str,
+        episodes: Iterable[Mapping[str, object]],
+    ) -> list[Episode]:
+        owner = self.agent(agent)
+        inputs = []
+        for i, raw in enumerate(episodes):
+            if i >= MAX_BATCH:
+                raise ValidationError("episodes", f"at most {MAX_BATCH} episodes per call")
+            inputs.append(self._episode_input(owner.name, raw, f"episodes[{i}]"))
+        return self.store.add_episodes(owner.name, inputs)
+
+    @staticmethod
+    def _episode_input(agent: str, raw: Mapping[str, object], where: str) -> EpisodeInput:
+        if not isinstance(raw, Mapping):
+            raise ValidationError(where, f"expected a mapping, got {type(raw).__name__}")
+        unknown = set(raw) - {"text", "session", "timestamp", "source_id", "metadata"}
+        if unknown:
+            raise ValidationError(f"{where}.{sorted(unknown)[0]}", "is not an episode field")
+        session = raw.get("session")
+        timestamp = raw.get("timestamp")
+        source_id = raw.get("source_id")
+        return EpisodeInput(
+            text=v.text(f"{where}.text", raw.get("text")),
+            session=f"{agent}/default" if session is None else _session_id(f"{where}.session", session),
+            timestamp_ms=v.now_ms() if timestamp is None else v.timestamp_ms(f"{where}.timestamp", timestamp),
+            source_id=None if source_id is None else v.text(f"{where}.source_id", source_id),
+            metadata=v.metadata(f"{where}.metadata", raw.get("metadata")),
+        )
+
+
+def _session_id(field: str, value: object) -> str:
+    value = v.text(field, value)
+    if len(value) > 200:
+        raise ValidationError(field, f"is {len(value)} characters; a session id has at most 200")
+    return value

@@ -1,0 +1,243 @@
+"""Traversal-aware retrieval.
+
+1. Candidates: each searchable label's vector index and full-text index, filters inside the query.
+2. Expansion: the best candidates' graph neighbourhood — the turns before and after an episode
+   in its session (`NEXT`), the episodes a memory derives from and the memories derived from an
+   episode (`DERIVED_FROM`). A neighbour that matches the query well lifts the item; an item
+   reached only through the graph enters with its own similarity plus that lift.
+3. Scoring: similarity, recency, success and confidence (see scoring.py), best first.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .. import validation as v
+from ..backends.base import SearchFilter
+from ..embed import Embedder
+from ..errors import ValidationError
+from ..model import MEMORY_TYPES, Memory, MemorySlice, ScoredItem
+from ..schema import MEMORY_LABELS, SEARCHABLE_LABELS
+from ..store import GraphStore
+from . import scoring
+from .scoring import RetrievalConfig
+
+
+@dataclass
+class _Candidate:
+    label: str
+    dense: float | None = None
+    lexical_raw: float = 0.0
+    lexical: float = 0.0  # relative to the query's best BM25 score
+    found_by: set[str] = field(default_factory=set)
+    neighbour: float = 0.0
+    via: str | None = None
+
+    relevance: float = 0.0
+    direct: float = 0.0
+
+
+@dataclass(frozen=True)
+class RetrievalRequest:
+    query: str
+    agent: str
+    top_k: int = 10
+    labels: tuple[str, ...] = SEARCHABLE_LABELS
+    since_ms: int | None = None
+    until_ms: int | None = None
+    include_invalidated: bool = False
+
+
+class Retriever:
+    def __init__(self, store: GraphStore, embedder: Embedder, config: RetrievalConfig | None = None):
+        self.store = store
+        self.embedder = embedder
+        self.config = config or RetrievalConfig()
+
+    def _filter(self, label: str, request: RetrievalRequest) -> SearchFilter:
+        is_memory = label in MEMORY_LABELS
+        return SearchFilter(
+            agents=(request.agent,),
+            valid_only=is_memory and not request.include_invalidated,
+            time_property="valid_from" if is_memory else "timestamp",
+            since_ms=request.since_ms,
+            until_ms=request.until_ms,
+        )
+
+    def retrieve(self, request: RetrievalRequest) -> MemorySlice:
+        started = time.perf_counter()
+        config = self.config
+        query_vector = self.embedder.embed([request.query])[0]
+        candidates: dict[str, _Candidate] = {}
+        pool = max(config.candidates, 2 * request.top_k)
+
+        for label in request.labels:
+            where = self._filter(label, request)
+            for hit in self.store.vector_search(label, query_vector, pool, where):
+                c = candidates.setdefault(hit.id, _Candidate(label))
+                c.dense = hit.score
+                c.found_by.add("vector")
+            for hit in self.store.text_search(label, request.query, pool, where):
+                c = candidates.setdefault(hit.id, _Candidate(label))
+                c.lexical_raw = hit.score
+                c.found_by.add("fulltext")
+
+        self._fill_dense(candidates, query_vector)
+        lexical_max = max((c.lexical_raw for c in candidates.values()), default=0.0) or 1.0
+        for c in candidates.values():
+            c.lexical = c.lexical_raw / lexical_max
+            c.direct = scoring.direct_relevance(c.dense or 0.0, c.lexical, config)
+
+        self._expand(candidates, request, query_vector)
+        for c in candidates.values():
+            c.relevance = scoring.with_graph(c.direct, c.neighbour, config)
+
+        now = v.now_ms()
+        return self._rank(candidates, request, now, started)
+
+    def _fill_dense(self, candidates: dict[str, _Candidate], query_vector: np.ndarray) -> None:
+        missing: dict[str, list[str]] = defaultdict(list)
+        for node_id, c in candidates.items():
+            if c.dense is None:
+                missing[c.label].append(node_id)
+        for label, ids in missing.items():
+            for node_id, emb in self.store.embeddings(label, ids).items():
+                candidates[node_id].dense = float(np.dot(emb, query_vector))
+
+    def _expand(self, candidates: dict[str, _Candidate], request: RetrievalRequest,
+                query_vector: np.ndarray) -> None:
+        config = self.config
+        seeds = sorted(candidates.items(), key=lambda kv: kv[1].direct, reverse=True)[: config.expand_top]
+        episode_seeds = [i for i, c in seeds if c.label == "Episode"]
+        memory_seeds = [i for i, c in seeds if c.label != "Episode"]
+        links: list[tuple[str, str, str, str]] = []  # (seed, neighbour, neighbour label, edge)
+
+        if "Episode" in request.labels and episode_seeds:
+            where = self._filter("Episode", request)
+            links += [(s, n, "Episode", "NEXT") for s, n in self.store.session_neighbours(episode_seeds, where)]
+        if episode_seeds:
+            for label in MEMORY_LABELS:
+                if label in request.labels:
+                    where = self._filter(label, request)
+                    links += [(s, n, label, "DERIVED_FROM") for s, n in
+                              self.store.derived_memories(episode_seeds, label, where)]
+        if memory_seeds and "Episode" in request.labels:
+            allowed = set(request.labels)
+            for s, n, label in self.store.linked(memory_seeds, "DERIVED_FROM", outgoing=True):
+                if label in allowed:
+                    links.append((s, n, label, "DERIVED_FROM"))
+
+        new: dict[str, list[str]] = defaultdict(list)
+        for seed, neighbour, label, edge in links:
+            c = candidates.get(neighbour)
+            if c is None:
+                c = candidates[neighbour] = _Candidate(label)
+                new[label].append(neighbour)
+            lift = config.neighbour_decay * candidates[seed].direct
+            if lift > c.neighbour:
+                c.neighbour = lift
+                c.via = f"{edge} {seed}"
+            c.found_by.add("graph")
+        for label, ids in new.items():
+            embeddings = self.store.embeddings(label, ids)
+            for node_id in ids:
+                c = candidates[node_id]
+                emb = embeddings.get(node_id)
+                c.dense = float(np.dot(emb, query_vector)) if emb is not None else 0.0
+                c.direct = scoring.direct_relevance(c.dense, 0.0, config)
+        # Whatever the graph reached must still pass the request's filters (agent, validity, time).
+        self._drop_filtered(candidates, new, request)
+
+    def _drop_filtered(self, candidates: dict[str, _Candidate], new: dict[str, list[str]],
+                       request: RetrievalRequest) -> None:
+        for label, ids in new.items():
+            if not ids:
+                continue
+            keep = self.store.passing(label, ids, self._filter(label, request))
+            for node_id in ids:
+                if node_id not in keep:
+                    del candidates[node_id]
+
+    def _rank(self, candidates: dict[str, _Candidate], request: RetrievalRequest, now: int,
+              started: float) -> MemorySlice:
+        config = self.config
+        # Rank on relevance first to bound the objects fetched, then score fully.
+        shortlist = sorted(candidates.items(), key=lambda kv: kv[1].relevance, reverse=True)
+        shortlist = shortlist[: max(3 * request.top_k, 30)]
+        by_label: dict[str, list[str]] = defaultdict(list)
+        for node_id, c in shortlist:
+            by_label[c.label].append(node_id)
+        objects: dict[str, object] = {}
+        for label, ids in by_label.items():
+            found = self.store.episodes(ids) if label == "Episode" else self.store.memories_by_label(label, ids)
+            objects.update({o.id: o for o in found})
+
+        scored = []
+        for node_id, c in shortlist:
+            obj = objects.get(node_id)
+            if obj is None:
+                continue
+            memory = obj if isinstance(obj, Memory) else None
+            when = obj.timestamp if memory is None else obj.valid_from  # type: ignore[union-attr]
+            score, explanation = scoring.explain(
+                relevance=c.relevance,
+                dense=c.dense or 0.0,
+                lexical=c.lexical,
+                graph=c.neighbour,
+                recency_value=scoring.recency(int(when.timestamp() * 1000), now, config.recency_half_life_days),
+                success_value=scoring.success(memory),
+                confidence_value=memory.confidence if memory else 0.5,
+                weights=config.weights,
+                found_by=tuple(sorted(c.found_by)),
+                via=c.via,
+            )
+            scored.append((score, node_id, c, obj, explanation))
+        scored.sort(key=lambda t: t[0], reverse=True)
+        top = scored[: request.top_k]
+
+        ids_by_label: dict[str, list[str]] = defaultdict(list)
+        for _, node_id, c, _, _ in top:
+            ids_by_label[c.label].append(node_id)
+        sources = self.store.source_ids(ids_by_label)
+        self.store.record_access(ids_by_label, now)
+
+        items = []
+        for score, node_id, c, obj, explanation in top:
+            is_memory = isinstance(obj, Memory)
+            items.append(ScoredItem(
+                kind="memory" if is_memory else "episode",
+                score=round(score, 6),
+                memory=obj if is_memory else None,
+                episode=None if is_memory else obj,
+                source_ids=tuple(sources.get(node_id, ())),
+                explanation=explanation,
+            ))
+        return MemorySlice(
+            query=request.query,
+            agent=request.agent,
+            items=tuple(items),
+            took_ms=round((time.perf_counter() - started) * 1000, 3),
+        )
+
+
+def resolve_labels(types: Sequence[str] | None) -> tuple[str, ...]:
+    """`types` names memory types and/or "Episode"; None means everything."""
+    if types is None:
+        return SEARCHABLE_LABELS
+    if isinstance(types, str):
+        types = [types]
+    labels = []
+    for t in types:
+        if t != "Episode" and t not in MEMORY_TYPES:
+            raise ValidationError(
+                "types", f"unknown type {t!r}; expected Episode or one of {', '.join(MEMORY_TYPES)}"
+            )
+        labels.append(t)
+    if not labels:
+        raise ValidationError("types", "must name at least one type")
+    return tuple(dict.fromkeys(labels))

@@ -1,0 +1,112 @@
+"""Multi-factor scoring: what each factor means and how they combine.
+
+score = w_similarity * similarity
+      + similarity * (w_recency * recency + w_success * success + w_confidence * confidence)
+
+The quality factors (recency, success, confidence) count in proportion to how relevant the item
+is: a plain weighted sum lets a fresh, confident memory about something else outrank the one
+the query asks about. With similarity 1 the formula is the plain weighted sum.
+
+`similarity` is itself evidence from three places, each in [0, 1]: the dense cosine, the
+lexical (BM25) score relative to the query's best, and the graph — how relevant the items it
+is linked to are (session neighbours, provenance).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..errors import ValidationError
+from ..model import Explanation, Factor, Memory
+
+DAY_MS = 86_400_000
+
+
+@dataclass(frozen=True)
+class ScoreWeights:
+    similarity: float = 0.4
+    recency: float = 0.3
+    success: float = 0.2
+    confidence: float = 0.1
+
+    def __post_init__(self) -> None:
+        for name in ("similarity", "recency", "success", "confidence"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or value < 0:
+                raise ValidationError(f"weights.{name}", f"must be a non-negative number, got {value!r}")
+        if self.similarity + self.recency + self.success + self.confidence <= 0:
+            raise ValidationError("weights", "at least one weight must be positive")
+
+
+@dataclass(frozen=True)
+class RetrievalConfig:
+    """Knobs of retrieval. The defaults are the documented behaviour; change them per client."""
+
+    weights: ScoreWeights = field(default_factory=ScoreWeights)
+    candidates: int = 40  # per index (vector, full-text) per node label
+    dense_weight: float = 0.65  # share of dense vs lexical evidence in the direct relevance
+    graph_weight: float = 0.35  # how far a strongly matching neighbour lifts an item
+    expand_top: int = 25  # candidates whose graph neighbourhood is expanded
+    neighbour_decay: float = 0.85  # a neighbour's relevance counts this much through one edge
+    recency_half_life_days: float = 30.0
+
+
+def recency(item_ms: int, now_ms: int, half_life_days: float) -> float:
+    """1 for now, halving every `half_life_days`; future times count as now."""
+    age_days = max(0.0, (now_ms - item_ms) / DAY_MS)
+    return 0.5 ** (age_days / half_life_days)
+
+
+def success(memory: Memory | None) -> float:
+    """How well the memory's advice has worked; 0.5 when it says nothing about success."""
+    if memory is None:
+        return 0.5
+    kind = memory.type
+    if kind == "Outcome":
+        return 1.0 if getattr(memory, "success") else 0.0
+    if kind == "Heuristic":
+        seen = getattr(memory, "occurrence_count") or 0
+        return (getattr(memory, "success_count") or 0) / seen if seen else 0.5
+    return 0.5
+
+
+def direct_relevance(dense: float, lexical: float, config: RetrievalConfig) -> float:
+    return config.dense_weight * max(0.0, dense) + (1 - config.dense_weight) * lexical
+
+
+def with_graph(own: float, neighbour: float, config: RetrievalConfig) -> float:
+    """Lift an item towards a more relevant neighbour; a weaker neighbour never lowers it."""
+    return (1 - config.graph_weight) * own + config.graph_weight * max(own, neighbour)
+
+
+def explain(
+    *,
+    relevance: float,
+    dense: float,
+    lexical: float,
+    graph: float,
+    recency_value: float,
+    success_value: float,
+    confidence_value: float,
+    weights: ScoreWeights,
+    found_by: tuple[str, ...],
+    via: str | None,
+) -> tuple[float, Explanation]:
+    values = {
+        "similarity": (relevance, weights.similarity, 1.0),
+        "recency": (recency_value, weights.recency, relevance),
+        "success": (success_value, weights.success, relevance),
+        "confidence": (confidence_value, weights.confidence, relevance),
+    }
+    factors = {
+        k: Factor(value=round(val, 6), weight=w, contribution=round(val * w * gate, 6))
+        for k, (val, w, gate) in values.items()
+    }
+    score = sum(val * w * gate for val, w, gate in values.values())
+    explanation = Explanation(
+        factors=factors,
+        relevance={"dense": round(dense, 6), "lexical": round(lexical, 6), "graph": round(graph, 6)},
+        found_by=found_by,
+        via=via,
+    )
+    return score, explanation
