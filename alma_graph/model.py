@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import ClassVar, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 from . import validation
 from .errors import ScopeViolationError, ValidationError
@@ -36,8 +36,10 @@ class Memory(BaseModel):
     last_access: datetime | None = None
     metadata: dict[str, object] = Field(default_factory=dict)
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def memory_type(self) -> str:
+        """The memory's type (its label), included when the memory is serialised."""
         return self.type
 
     @property
@@ -195,14 +197,21 @@ class MemoryScope(BaseModel):
     cannot_learn: tuple[str, ...] = ()
     description: str = ""
 
-    def model_post_init(self, _context: object) -> None:
-        validation.agent_name("scope.agent", self.agent)
+    def __init__(self, **data: object):
+        # Checked before pydantic sees the data, so the caller gets our ValidationError
+        # (naming the field) rather than pydantic's wrapper around it.
+        validation.agent_name("scope.agent", data.get("agent"))
         for field in ("can_learn", "cannot_learn"):
-            for name in getattr(self, field):
+            names = data.get(field) or ()
+            if isinstance(names, str) or not isinstance(names, (list, tuple, set, frozenset)):
+                raise ValidationError(f"scope.{field}", f"expected a list of memory type names, got {names!r}")
+            for name in names:
                 memory_class(name, f"scope.{field}")
-        overlap = set(self.can_learn) & set(self.cannot_learn)
+            data[field] = tuple(names)
+        overlap = set(data.get("can_learn") or ()) & set(data.get("cannot_learn") or ())
         if overlap:
             raise ValidationError("scope", f"{sorted(overlap)} are in both can_learn and cannot_learn")
+        super().__init__(**data)
 
     def allows(self, memory_type: str) -> bool:
         if memory_type in self.cannot_learn:

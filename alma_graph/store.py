@@ -313,13 +313,7 @@ class GraphStore:
         now = v.now_ms()
         embeddings = self.embedder.embed([e.text for e in inputs])
         with self.backend.transaction():
-            known = {
-                r["id"]: r["agent"]
-                for r in self.backend.execute(
-                    "MATCH (s:Session) WHERE s.id IN $ids RETURN s.id AS id, s.agent AS agent",
-                    {"ids": sessions},
-                )
-            }
+            known = self.session_owners(sessions)
             for sid, owner in known.items():
                 if owner != agent:
                     raise ValidationError("session", f"{sid!r} belongs to agent {owner!r}, not {agent!r}")
@@ -355,6 +349,13 @@ class GraphStore:
             self.backend.create_edges("IN_SESSION", "Episode", "Session", [(r["id"], r["session"], {}) for r in rows])
             self.backend.create_edges("NEXT", "Episode", "Episode", next_pairs)
         return [_episode(r) for r in rows]
+
+    def session_owners(self, sessions: Sequence[str]) -> dict[str, str]:
+        """The agent each existing session belongs to."""
+        rows = self.backend.execute(
+            "MATCH (s:Session) WHERE s.id IN $ids RETURN s.id AS id, s.agent AS agent", {"ids": list(sessions)}
+        )
+        return {r["id"]: r["agent"] for r in rows}
 
     def episodes(self, ids: Sequence[str]) -> list[Episode]:
         rows = self.backend.execute(
@@ -428,8 +429,9 @@ class GraphStore:
         if rel not in {r.type for r in REL_KINDS}:
             raise ValidationError("rel", f"unknown edge type {rel!r}")
         arrow = f"-[:{rel}]->" if outgoing else f"<-[:{rel}]-"
+        source = self.backend.any_label(SEARCHABLE_LABELS)
         union = " UNION ALL ".join(
-            f"MATCH (a){arrow}(b:{label}) WHERE a.id IN $ids RETURN a.id AS src, b.id AS dst, '{label}' AS label"
+            f"MATCH (a{source}){arrow}(b:{label}) WHERE a.id IN $ids RETURN a.id AS src, b.id AS dst, '{label}' AS label"
             for label in SEARCHABLE_LABELS
         )
         return [(r["src"], r["dst"], r["label"]) for r in self.backend.execute(union, {"ids": list(ids)})]

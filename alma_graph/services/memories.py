@@ -190,11 +190,12 @@ class MemoryService:
         for i, raw in enumerate(episodes):
             if i >= MAX_BATCH:
                 raise ValidationError("episodes", f"at most {MAX_BATCH} episodes per call")
-            inputs.append(self._episode_input(owner.name, raw, f"episodes[{i}]"))
+            inputs.append(self.episode_input(owner.name, raw, f"episodes[{i}]"))
         return self.store.add_episodes(owner.name, inputs)
 
     @staticmethod
-    def _episode_input(agent: str, raw: Mapping[str, object], where: str) -> EpisodeInput:
+    def episode_input(agent: str, raw: Mapping[str, object], where: str) -> EpisodeInput:
+        """Check one episode given as a mapping; `where` names it in errors (e.g. "episodes[3]")."""
         if not isinstance(raw, Mapping):
             raise ValidationError(where, f"expected a mapping, got {type(raw).__name__}")
         unknown = set(raw) - {"text", "session", "timestamp", "source_id", "metadata"}

@@ -1,0 +1,169 @@
+"""LoCoMo retrieval: alma-graph against BM25, dense and their fusion, on the same turns, in one run.
+
+    python benchmarks/locomo/run.py --data ../shared/data/locomo/*.json --k 10
+
+Each turn is remembered as an episode (speaker, session, session date, image caption); each
+question of categories 1-4 is asked; recall@k is the share of its evidence turns (dia_ids)
+among the top k results' source_ids.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import statistics
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+from rank_bm25 import BM25Okapi
+
+from alma_graph import GraphMemory, MemoryScope
+from alma_graph.embed import make_embedder
+from alma_graph.locomo import CATEGORIES, Conversation, load
+
+_TOKEN = re.compile(r"\w+")
+RRF_K = 60
+
+
+def tokens(text: str) -> list[str]:
+    return _TOKEN.findall(text.lower())
+
+
+def count_tokens(text: str) -> int:
+    # Roughly what an LLM tokenizer counts for English: words and punctuation marks.
+    return len(re.findall(r"\w+|[^\w\s]", text))
+
+
+class Baselines:
+    """BM25, exact dense search and their reciprocal-rank fusion over one conversation's turns."""
+
+    def __init__(self, conversation: Conversation, embedder):
+        self.ids = [t.dia_id for t in conversation.turns]
+        self.texts = [t.episode_text for t in conversation.turns]
+        self.bm25 = BM25Okapi([tokens(t) for t in self.texts])
+        self.embedder = embedder
+        self.vectors = embedder.embed(self.texts)
+
+    def bm25_rank(self, query: str) -> list[int]:
+        scores = self.bm25.get_scores(tokens(query))
+        return list(np.argsort(-scores, kind="stable"))
+
+    def dense_rank(self, query: str) -> list[int]:
+        scores = self.vectors @ self.embedder.embed([query])[0]
+        return list(np.argsort(-scores, kind="stable"))
+
+    def fusion_rank(self, query: str) -> list[int]:
+        fused: dict[int, float] = defaultdict(float)
+        for ranking in (self.bm25_rank(query), self.dense_rank(query)):
+            for rank, index in enumerate(ranking):
+                fused[index] += 1.0 / (RRF_K + rank + 1)
+        return sorted(fused, key=fused.get, reverse=True)
+
+    def top(self, method: str, query: str, k: int) -> tuple[list[str], list[str]]:
+        ranking = getattr(self, f"{method}_rank")(query)[:k]
+        return [self.ids[i] for i in ranking], [self.texts[i] for i in ranking]
+
+
+def recall(found: list[str], evidence: tuple[str, ...]) -> float:
+    return len(set(found) & set(evidence)) / len(set(evidence))
+
+
+def evaluate(paths: list[str], k: int, embedder_spec: str, extra_k: tuple[int, ...]) -> dict:
+    embedder = make_embedder(embedder_spec)
+    methods = ["alma-graph", "bm25", "dense", "fusion"]
+    ks = sorted({k, *extra_k})
+    per_q: dict[str, list[dict]] = defaultdict(list)
+    latencies: list[float] = []
+    ingest_s = 0.0
+    total_turn_tokens = []
+    with tempfile.TemporaryDirectory() as folder:
+        memory = GraphMemory(f"kuzu://{folder}/locomo", embedder=embedder)
+        for path in paths:
+            conversation = load(path)
+            agent = f"locomo-{conversation.sample_id}"
+            memory.register_agent(MemoryScope(agent=agent))
+            started = time.perf_counter()
+            memory.remember_many(agent, conversation.episodes())
+            ingest_s += time.perf_counter() - started
+            baselines = Baselines(conversation, embedder)
+            total_turn_tokens.append(sum(count_tokens(t) for t in baselines.texts))
+            for q in conversation.questions:
+                if q.category not in (1, 2, 3, 4) or not q.evidence:
+                    continue
+                started = time.perf_counter()
+                result = memory.retrieve(q.question, agent, top_k=max(ks))
+                latencies.append((time.perf_counter() - started) * 1000)
+                for kk in ks:
+                    items = result.items[:kk]
+                    found = [sid for item in items for sid in item.source_ids]
+                    per_q[f"alma-graph@{kk}"].append({
+                        "category": q.category, "recall": recall(found, q.evidence),
+                        "hit": float(bool(set(found) & set(q.evidence))),
+                        "tokens": sum(count_tokens(i.text) for i in items)})
+                    for method in methods[1:]:
+                        ids, texts = baselines.top(method, q.question, kk)
+                        per_q[f"{method}@{kk}"].append({
+                            "category": q.category, "recall": recall(ids, q.evidence),
+                            "hit": float(bool(set(ids) & set(q.evidence))),
+                            "tokens": sum(count_tokens(t) for t in texts)})
+        memory.close()
+    summary: dict[str, dict] = {}
+    for name, rows in per_q.items():
+        entry = {
+            "recall": statistics.fmean(r["recall"] for r in rows),
+            "hit": statistics.fmean(r["hit"] for r in rows),
+            "context_tokens": statistics.fmean(r["tokens"] for r in rows),
+            "questions": len(rows),
+        }
+        for cat in (1, 2, 3, 4):
+            sub = [r["recall"] for r in rows if r["category"] == cat]
+            entry[f"recall_{CATEGORIES[cat]}"] = statistics.fmean(sub) if sub else None
+        summary[name] = entry
+    latencies.sort()
+    return {
+        "k": k,
+        "embedder": embedder.name,
+        "conversations": [Path(p).name for p in paths],
+        "methods": summary,
+        "alma_retrieve_ms": {"p50": latencies[len(latencies) // 2],
+                             "p95": latencies[int(len(latencies) * 0.95)]},
+        "ingest_s": ingest_s,
+        "mean_conversation_tokens": statistics.fmean(total_turn_tokens),
+    }
+
+
+def print_table(report: dict) -> None:
+    cols = ["recall", "hit", "recall_multi-hop", "recall_temporal", "recall_open-domain",
+            "recall_single-hop", "context_tokens"]
+    print(f"LoCoMo retrieval, embedder {report['embedder']}, {len(report['conversations'])} conversations, "
+          f"{next(iter(report['methods'].values()))['questions']} questions (categories 1-4)")
+    print(f"{'method':<16}" + "".join(f"{c.replace('recall_', 'r:'):>15}" for c in cols))
+    for name, entry in sorted(report["methods"].items(), key=lambda kv: (int(kv[0].split('@')[1]), kv[0])):
+        print(f"{name:<16}" + "".join(f"{entry[c]:>15.3f}" if entry[c] is not None else f"{'-':>15}" for c in cols))
+    lat = report["alma_retrieve_ms"]
+    print(f"alma-graph retrieve p50 {lat['p50']:.1f} ms, p95 {lat['p95']:.1f} ms; ingest {report['ingest_s']:.1f} s; "
+          f"whole conversation ~{report['mean_conversation_tokens']:.0f} tokens")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", nargs="+", required=True, help="LoCoMo-format conversation files")
+    parser.add_argument("--k", type=int, default=10)
+    parser.add_argument("--also-k", type=int, nargs="*", default=[20], help="further cut-offs to report")
+    parser.add_argument("--embedder", default="local")
+    parser.add_argument("--json", help="write every figure to this file")
+    args = parser.parse_args(argv)
+    report = evaluate(args.data, args.k, args.embedder, tuple(args.also_k))
+    print_table(report)
+    if args.json:
+        Path(args.json).write_text(json.dumps(report, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
