@@ -79,6 +79,13 @@ def load(path: str | Path) -> Conversation:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as exc:
         raise ValidationError("data", f"cannot read {path}: {exc}") from None
+    try:
+        return _parse(data, path)
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise ValidationError("data", f"{path} is not a LoCoMo conversation (missing or malformed {exc})") from None
+
+
+def _parse(data: dict, path: Path) -> Conversation:
     conversation = data.get("conversation", data)
     sample_id = str(data.get("sample_id") or path.stem)
     sessions = sorted(

@@ -302,8 +302,9 @@ def test_demo_locomo_file(cli, tmp_path: Path) -> None:
     items = json.loads(out)["items"]
     texts = {i["episode"]["source_id"]: (i["episode"]["text"], i["episode"]["session"], i["episode"]["timestamp"])
              for i in items}
-    assert texts["D1:2"] == ("Ben: Look at my new bike! [shares: a photo of a red bicycle]",
-                             "conv-conv-session_1", "2023-05-08T13:56:00Z")
+    # the second turn of session 1: a minute after the session's start, keeping turn order in time
+    assert texts["D1:2"] == ("Ben: Look at my new bike! [shares an image: a photo of a red bicycle]",
+                             f"{path.stem}-session_1", "2023-05-08T13:57:00Z")
 
     path.write_text("{}", encoding="utf-8")
     code, _, err = cli("demo", "--data", str(path), "--agent", "other")

@@ -116,13 +116,16 @@ def test_overlapping_can_learn_and_cannot_learn_is_refused(memory):
     assert memory.agents() == []
 
 
-@pytest.mark.xfail(reason="BUG: MemoryScope raises alma_graph.ValidationError inside pydantic's "
-                          "model_post_init, so callers get pydantic_core.ValidationError (no .field, not an "
-                          "AlmaGraphError) instead of alma_graph.ValidationError('scope', ...)", strict=True)
 def test_overlapping_can_learn_and_cannot_learn_is_an_alma_graph_validation_error():
     with pytest.raises(alma_graph.ValidationError) as err:
         MemoryScope(agent="a", can_learn=["Heuristic"], cannot_learn=["Heuristic"])
     assert err.value.field == "scope"
+    with pytest.raises(alma_graph.ValidationError) as err:
+        MemoryScope(agent="a", can_learn=["Fact"])
+    assert err.value.field == "scope.can_learn"
+    with pytest.raises(alma_graph.ValidationError) as err:
+        MemoryScope(agent="a", cannot_learn="Heuristic")  # a bare string is not a list of names
+    assert err.value.field == "scope.cannot_learn"
 
 
 def test_unknown_memory_type_in_a_scope_is_refused():
