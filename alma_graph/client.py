@@ -104,7 +104,7 @@ class GraphMemory:
         """Record an outcome; form or strengthen a Heuristic / AntiPattern when the evidence says so."""
         return self.learner.learn(
             agent, task, outcome, strategy_used, task_type=task_type, duration_ms=duration_ms,
-            error=error, episodes=tuple(episodes), metadata=dict(metadata or {}),
+            error=error, episodes=tuple(episodes), metadata=metadata,
         )
 
     def add_heuristic(self, agent: str, condition: str, strategy: str, **options: object) -> Heuristic:

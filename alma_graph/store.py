@@ -7,6 +7,7 @@ asks which database it is talking to: what differs is a backend method.
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -44,6 +45,7 @@ from .schema import (
 )
 
 PROVENANCE_RELS = ("DERIVED_FROM", "SUPERSEDES")
+_WORD = re.compile(r"\w+")
 
 
 @dataclass(frozen=True)
@@ -177,7 +179,7 @@ class GraphStore:
             "id": memory_id,
             "agent": agent,
             "text": text,
-            "embedding": self.embedder.embed([text])[0],
+            "embedding": self.embed([text])[0],
             "created_at": now,
             "updated_at": now,
             "valid_from": valid_from_ms if valid_from_ms is not None else now,
@@ -226,6 +228,32 @@ class GraphStore:
         if missing:
             raise NotFoundError("memory or episode" if field == "id" else f"{field} target", missing[0])
         return found
+
+    def owners(self, ids: Iterable[str], *, field: str = "id") -> dict[str, str]:
+        """The agent each memory or episode belongs to; unknown ids are an error."""
+        ids = list(dict.fromkeys(ids))
+        if not ids:
+            return {}
+        union = " UNION ALL ".join(
+            f"MATCH (n:{label}) WHERE n.id IN $ids RETURN n.id AS id, n.agent AS agent"
+            for label in SEARCHABLE_LABELS
+        )
+        found = {r["id"]: r["agent"] for r in self.backend.execute(union, {"ids": ids})}
+        missing = [i for i in ids if i not in found]
+        if missing:
+            raise NotFoundError(f"{field} target", missing[0])
+        return found
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """Embed texts, refusing vectors that do not fit the database."""
+        vectors = self.embedder.embed(list(texts))
+        if vectors.ndim != 2 or vectors.shape != (len(texts), self.dimension):
+            raise ValidationError(
+                "embedder",
+                f"{self.embedder.name} returned vectors of shape {vectors.shape}; the database "
+                f"stores {self.dimension}-d vectors (expected {(len(texts), self.dimension)})",
+            )
+        return vectors
 
     def get_memory(self, memory_id: str) -> Memory:
         label = self.labels_of([memory_id])[memory_id]
@@ -311,7 +339,7 @@ class GraphStore:
             return []
         sessions = list(dict.fromkeys(e.session for e in inputs))
         now = v.now_ms()
-        embeddings = self.embedder.embed([e.text for e in inputs])
+        embeddings = self.embed([e.text for e in inputs])
         with self.backend.transaction():
             known = self.session_owners(sessions)
             for sid, owner in known.items():
@@ -388,7 +416,13 @@ class GraphStore:
         return self.backend.vector_search(node_kind(label), vector, k, where)
 
     def text_search(self, label: str, query: str, k: int, where: SearchFilter) -> list[Hit]:
-        return self.backend.text_search(node_kind(label), query, k, where)
+        """BM25 over the retrieval text. The query is reduced to its words first: full-text engines
+        read punctuation as part of a term (Kuzu: 'picnic?' never matches 'picnic') or as query
+        syntax (Lucene)."""
+        terms = " ".join(_WORD.findall(query))
+        if not terms:
+            return []
+        return self.backend.text_search(node_kind(label), terms, k, where)
 
     def embeddings(self, label: str, ids: Sequence[str]) -> dict[str, np.ndarray]:
         rows = self.backend.execute(

@@ -208,9 +208,6 @@ def test_injection_in_a_registered_agent_name_is_a_validation_error_naming_the_f
     assert err.value.field == "scope.agent"
 
 
-@pytest.mark.xfail(reason="BUG: MemoryService.add checks supersedes ownership with store.get_memory, which "
-                          "raises ValidationError('id', '... is an episode, not a memory'): the error names "
-                          "'id', a field the caller never passed, instead of 'supersedes'", strict=True)
 def test_an_episode_in_supersedes_is_a_validation_error_naming_supersedes(stored):
     memory, ids = stored
     before = memory.stats()
@@ -222,9 +219,6 @@ def test_an_episode_in_supersedes_is_a_validation_error_naming_supersedes(stored
         assert_unchanged(memory, ids, before)
 
 
-@pytest.mark.xfail(reason="BUG: GraphMemory.learn does dict(metadata or {}) before validation, so a "
-                          "non-mapping metadata raises a bare TypeError/ValueError instead of "
-                          "ValidationError('metadata')", strict=True)
 @pytest.mark.parametrize("metadata", [[1], "k=v"])
 def test_non_mapping_metadata_in_learn_is_a_validation_error(stored, metadata):
     memory, ids = stored
@@ -237,8 +231,6 @@ def test_non_mapping_metadata_in_learn_is_a_validation_error(stored, metadata):
         assert_unchanged(memory, ids, before)
 
 
-@pytest.mark.xfail(reason="BUG: learn(task_type='') is silently stored as task_type 'general' (task_type or "
-                          "'general') instead of refusing empty text like task_type='  ' does", strict=True)
 def test_empty_task_type_in_learn_is_a_validation_error(memory, agent):
     before = memory.stats()
     with pytest.raises(ValidationError) as err:
@@ -251,7 +243,7 @@ def test_empty_task_type_in_learn_is_a_validation_error(memory, agent):
 
 
 class WrongWidthEmbedder(HashingEmbedder):
-    """Claims 384 dimensions (and the name hashing-384) but returns other widths."""
+    """Claims 384 dimensions (and the name hashing-v2-384) but returns other widths."""
 
     def __init__(self, width: int):
         super().__init__()
@@ -288,8 +280,9 @@ def wrong_width(memory, agent, reopen):
 def test_wrong_embedding_width_is_an_error_and_nothing_is_written(wrong_width, write, width):
     memory, ids = wrong_width(width)
     before = memory.stats()
-    with pytest.raises(Exception):  # noqa: B017 - which class is the subject of the xfail below
+    with pytest.raises(ValidationError) as raised:
         WRITES_WITH_EMBEDDINGS[write](memory, ids)
+    assert raised.value.field == "embedder"
     assert memory.stats() == before
     assert memory.get(ids["knowledge"]).is_valid and memory.get(ids["knowledge"]).fact == "kept fact"
     assert [e.text for e in memory.episodes("s1")] == ["first turn"]
@@ -301,9 +294,6 @@ def test_wrong_embedding_width_on_retrieve_is_a_validation_error(wrong_width):
         memory.retrieve("kept fact", "coder")
 
 
-@pytest.mark.xfail(reason="BUG: vectors of the wrong width from a custom embedder are not checked before the "
-                          "write; pyarrow.lib.ArrowInvalid leaks out of KuzuBackend._arrow_table instead of an "
-                          "AlmaGraphError (ValidationError/BackendError)", strict=True)
 @pytest.mark.parametrize("write", list(WRITES_WITH_EMBEDDINGS))
 def test_wrong_embedding_width_on_write_is_an_alma_graph_error(wrong_width, write):
     memory, ids = wrong_width(10)

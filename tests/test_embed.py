@@ -63,7 +63,7 @@ HASH_TEXTS = [
 def test_hashing_shape_dtype_and_normalisation() -> None:
     embedder = HashingEmbedder()
     assert embedder.dimension == 384
-    assert embedder.name == "hashing-384"
+    assert embedder.name == "hashing-v2-384"
     assert_unit_rows(embedder.embed(HASH_TEXTS), len(HASH_TEXTS), 384)
     one = embedder.embed_one("hello world")
     assert one.shape == (384,) and one.dtype == np.float32
@@ -72,7 +72,7 @@ def test_hashing_shape_dtype_and_normalisation() -> None:
 
 def test_hashing_custom_dimension() -> None:
     embedder = HashingEmbedder(dimension=64)
-    assert embedder.name == "hashing-64"
+    assert embedder.name == "hashing-v2-64"
     assert_unit_rows(embedder.embed(["a short text"]), 1, 64)
 
 
@@ -467,7 +467,7 @@ class CountingEmbedder(Embedder):
 def test_cache_hits_skip_the_inner_embedder() -> None:
     inner = CountingEmbedder()
     cached = CachedEmbedder(inner)
-    assert cached.name == "counting-hashing-16"
+    assert cached.name == "counting-hashing-v2-16"
     assert cached.dimension == 16
 
     first = cached.embed(["a cat", "a dog", "a cat"])
@@ -552,8 +552,8 @@ def test_make_embedder_hashing() -> None:
     embedder = make_embedder("hashing")
     assert isinstance(embedder, CachedEmbedder)
     assert isinstance(embedder.inner, HashingEmbedder)
-    assert embedder.name == "hashing-384"
-    assert make_embedder("hashing:256").name == "hashing-256"
+    assert embedder.name == "hashing-v2-384"
+    assert make_embedder("hashing:256").name == "hashing-v2-256"
     assert make_embedder("hashing", dimension=32).dimension == 32
 
 

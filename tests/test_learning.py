@@ -155,10 +155,6 @@ def test_without_task_type_similar_task_texts_group_together(memory, agent):
     assert derived_from(memory, "Heuristic", h.id) == {first.outcome.id, second.outcome.id, third.outcome.id}
 
 
-@pytest.mark.xfail(reason="BUG: without task_type the heuristic's condition is the current task text, so "
-                          "Learner._existing never finds the heuristic formed from a similar task and every "
-                          "further similar success forms a duplicate Heuristic instead of strengthening it",
-                   strict=True)
 def test_without_task_type_a_later_similar_success_strengthens_the_heuristic(memory, agent):
     for task in SIMILAR_TASKS[:3]:
         formed = memory.learn(agent, task, True, STRATEGY).heuristic
@@ -168,9 +164,6 @@ def test_without_task_type_a_later_similar_success_strengthens_the_heuristic(mem
     assert r.heuristic.occurrence_count == 4
 
 
-@pytest.mark.xfail(reason="BUG: outcomes are grouped by normalised strategy (case/whitespace) but the existing "
-                          "heuristic is looked up by the exact strategy string, so a case variant forms a "
-                          "second Heuristic for the same strategy", strict=True)
 def test_strategy_spelling_variants_strengthen_the_same_heuristic(memory, agent):
     for i in range(3):
         formed = memory.learn(agent, f"deploy {i}", True, "Blue green deploy", task_type="deploy").heuristic

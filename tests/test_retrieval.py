@@ -10,7 +10,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from alma_graph import GraphMemory, MemoryScope, RetrievalConfig, ScoreWeights
+from alma_graph import GraphMemory, MemoryScope, RetrievalConfig, ScoreWeights, ValidationError
 from alma_graph.services import scoring
 
 T0 = datetime(2024, 3, 1, 9, 0, 0, tzinfo=timezone.utc)
@@ -151,8 +151,11 @@ def test_agent_b_never_sees_agent_a_memories_or_episodes(memory):
         for i in range(3):
             memory.learn(name, f"launch {i}", True, "secret launch code check", task_type="launch")
     alice_episode = memory.episodes("alice-s")[1]
-    # bob's memory derived from one of alice's episodes: graph expansion must not cross over
-    memory.add_knowledge("bob", domain="secrets", fact="launch talk summary", derived_from=[alice_episode.id])
+    # provenance cannot cross agents: bob cannot derive a memory from alice's episode
+    with pytest.raises(ValidationError) as raised:
+        memory.add_knowledge("bob", domain="secrets", fact="launch talk summary", derived_from=[alice_episode.id])
+    assert raised.value.field == "derived_from"
+    memory.add_knowledge("bob", domain="secrets", fact="launch talk summary")
 
     for name, other in (("alice", "bob"), ("bob", "alice")):
         for include_invalidated in (False, True):
@@ -187,14 +190,9 @@ def test_contributions_are_consistent_with_the_score(memory, agent, mixed):
         assert f["similarity"].contribution == pytest.approx(sim * 0.4, abs=1e-6)
         for name in ("recency", "success", "confidence"):  # quality factors count in proportion to relevance
             assert f[name].contribution == pytest.approx(f[name].value * f[name].weight * sim, abs=2e-6)
-        # Each contribution and the score are rounded to 6 decimals separately, so their sum can be
-        # off by whole units of 1e-6 (see the xfail below); 2e-6 is the bound for this data.
-        assert sum(x.contribution for x in f.values()) == pytest.approx(item.score, abs=2e-6 + 1e-9)
+        assert sum(x.contribution for x in f.values()) == pytest.approx(item.score, abs=1e-9)
 
 
-@pytest.mark.xfail(reason="BUG: Factor.contribution and ScoredItem.score are each rounded to 6 decimals "
-                          "independently, so the contributions can sum to 2e-6 away from the score",
-                   strict=True)
 def test_sum_of_contributions_equals_the_score_within_1e_6():
     # These are the values one real item can have: relevance, recency, success and confidence.
     score, explanation = scoring.explain(

@@ -54,7 +54,7 @@ def test_reopening_an_existing_folder_keeps_all_data(tmp_path):
         assert [i.id for i in again] == [i for i, _ in first]
         hits = memory.retrieve("deploys happen on Thursdays", "coder", types=["DomainKnowledge"])
         assert hits[0].memory.fact == "deploys happen on Thursdays"
-        assert hits[0].source_ids == ()  # the new version itself has no DERIVED_FROM edge
+        assert hits[0].source_ids == ("doc:1",)  # the new version keeps its predecessor's evidence
         memory.remember("still writable", "coder", session="s1")
         assert [e.seq for e in memory.episodes("s1")] == [0, 1, 2]
 
@@ -75,7 +75,7 @@ def test_opening_with_a_different_embedder_dimension_is_refused_and_data_is_inta
     memory.close()
     with pytest.raises(SchemaVersionError) as err:
         GraphMemory(url, embedder=other)
-    assert "hashing-384" in str(err.value) and f"hashing-{other.split(':')[1]}" in str(err.value)
+    assert "hashing-v2-384" in str(err.value) and f"hashing-v2-{other.split(':')[1]}" in str(err.value)
     memory = reopen(memory, embedder="hashing")
     assert memory.stats() == stats
     assert memory.retrieve("deploy", "coder")

@@ -13,14 +13,16 @@ What differs from the server databases:
   an indexed table ~6 ms a row, while an exact cosine scan in Cypher over 100k rows takes about
   14 ms on 2 cores. So tables below `vector_index_min_rows` are searched exactly (exact results,
   filters as plain parameters); above it the HNSW index is built once and queried through a
-  filtered projected graph, and large batches into an indexed table drop and rebuild the index
-  rather than paying the per-row insert cost. See benchmarks/ for the figures.
+  filtered projected graph. Writes into an indexed table pay Kuzu's per-row index cost: index
+  DDL is refused inside the explicit transactions that keep a batch atomic, so the index cannot
+  be dropped and rebuilt around one.
 """
 
 from __future__ import annotations
 
 import importlib
 import itertools
+import logging
 import os
 import re
 import threading
@@ -35,11 +37,10 @@ from ..schema import BOOL, FLOAT, INT, STRING, VECTOR, NodeKind, RelKind
 from ..validation import AGENT_NAME
 from .base import Backend, Hit, Row, SearchFilter
 
+log = logging.getLogger(__name__)
+
 _KUZU_TYPES = {STRING: "STRING", INT: "INT64", FLOAT: "DOUBLE", BOOL: "BOOLEAN"}
 DEFAULT_VECTOR_INDEX_MIN_ROWS = 150_000
-# Above this share of the table's size, a batch into an indexed table rebuilds the index
-# instead of inserting row by row into it (rebuild ~2 ms/row of table, insert ~6 ms/row of batch).
-_REBUILD_FRACTION = 0.3
 
 
 def import_engine():
@@ -90,6 +91,10 @@ class KuzuBackend(Backend):
         for extension in ("vector", "fts"):
             self._load_extension(extension)
 
+    def _internal_fault(self, exc: RuntimeError) -> bool:
+        """A C++ library error rather than one of Kuzu's own (which say '... exception: ...')."""
+        return not self._tx_depth and "exception" not in str(exc).lower()
+
     def _load_extension(self, name: str) -> None:
         try:
             self._conn.execute(f"LOAD EXTENSION {name}")
@@ -108,7 +113,18 @@ class KuzuBackend(Backend):
             try:
                 result = self._conn.execute(cypher, dict(params or {}))
             except RuntimeError as exc:
-                raise BackendError(f"Kuzu rejected a query: {exc}") from None
+                if not self._internal_fault(exc):
+                    raise BackendError(f"Kuzu rejected a query: {exc}") from None
+                # Kuzu 0.11.3 sometimes leaves a long-lived connection in a state where queries
+                # fail with a bare C++ error (seen: "unordered_map::at" after ~2,000 searches).
+                # A statement outside a transaction is atomic, so it is safe to run it once more
+                # on a fresh connection.
+                log.warning("Kuzu internal error %r; retrying on a new connection", str(exc))
+                self._conn = self.engine.Connection(self._db)
+                try:
+                    result = self._conn.execute(cypher, dict(params or {}))
+                except RuntimeError as again:
+                    raise BackendError(f"Kuzu failed a query: {again}") from None
             results = result if isinstance(result, list) else [result]
             rows: list[Row] = []
             for res in results:
@@ -218,9 +234,6 @@ class KuzuBackend(Backend):
             f"CALL CREATE_VECTOR_INDEX('{label}', '{_vector_index(label)}', 'embedding', metric := 'cosine')"
         )
 
-    def _drop_vector_index(self, label: str) -> None:
-        self.execute(f"CALL DROP_VECTOR_INDEX('{label}', '{_vector_index(label)}')")
-
     # -- bulk writes ------------------------------------------------------------------------
 
     def _arrow_table(self, columns: dict[str, tuple[str, list[object]]]):
@@ -245,20 +258,7 @@ class KuzuBackend(Backend):
         assignments = ", ".join(f"{name}: {name}" for name in kind.property_names)
         statement = f"LOAD FROM $rows CREATE (:{kind.label} {{{assignments}}})"
         with self._lock:
-            # Index DDL is refused inside an explicit transaction: there the rows go in one by one.
-            rebuild = (
-                kind.searchable
-                and not self._tx_depth
-                and self._has_vector_index(kind.label)
-                and len(rows) > _REBUILD_FRACTION * self._count(kind.label)
-            )
-            if rebuild:
-                self._drop_vector_index(kind.label)
-            try:
-                self.execute(statement, {"rows": table})
-            finally:
-                if rebuild:
-                    self._build_vector_index(kind.label)
+            self.execute(statement, {"rows": table})
             if kind.searchable and len(rows) > 1:
                 self._stale_fts.add(kind.label)
             if not self._tx_depth:

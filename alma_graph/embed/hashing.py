@@ -18,6 +18,14 @@ from .base import Embedder, check_positive_int, check_texts, empty_matrix, norma
 
 _TOKEN = re.compile(r"\w+")
 
+# Function words carry no topic: left in, "what is the name of the cat" would be as close to
+# "how is the job going" as to "a cat called Pixel".
+_STOPWORDS = frozenset(
+    "a an and are as at be been but by can could did do does for from had has have how i if in "
+    "into is it its me my no not of on or our so than that the their them then there these they "
+    "this to too was we were what when where which who why will with would you your".split()
+)
+
 # Feature families are weighted so that whole-word matches dominate: a word yields one
 # unigram but several trigrams, and trigrams like "ing" are shared by unrelated texts.
 _UNIGRAM, _BIGRAM, _TRIGRAM = 0, 1, 2
@@ -25,7 +33,7 @@ _WEIGHTS = np.array([1.0, 0.7, 0.35], dtype=np.float64)
 
 # Changing this (or the feature keys below) changes every vector, so it would have to
 # come with a new embedder name.
-_PERSON = b"alma-hash-v1"
+_PERSON = b"alma-hash-v2"
 
 
 @lru_cache(maxsize=1 << 17)
@@ -44,7 +52,8 @@ def _word_features(word: str) -> tuple[tuple[int, ...], tuple[int, ...]]:
 
 
 class HashingEmbedder(Embedder):
-    """Feature-hashing embedder: lowercase word unigrams, word bigrams and character
+    """Feature-hashing embedder: lowercase content words (common function words dropped) as
+    unigrams, word bigrams and character
     trigrams within words (words padded with ``<`` and ``>``), signed hashing into
     ``dimension`` buckets, sublinear term frequency ``1 + log(tf)``, L2 normalisation.
 
@@ -57,7 +66,7 @@ class HashingEmbedder(Embedder):
 
     @property
     def name(self) -> str:
-        return f"hashing-{self.dimension}"
+        return f"hashing-v2-{self.dimension}"
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         items = check_texts(texts)
@@ -68,7 +77,7 @@ class HashingEmbedder(Embedder):
         hashes: list[int] = []
         families: list[int] = []
         for row, text in enumerate(items):
-            words = _TOKEN.findall(text.lower())
+            words = [w for w in _TOKEN.findall(text.lower()) if w not in _STOPWORDS]
             before = len(hashes)
             for word in words:
                 unigram, trigrams = _word_features(word)

@@ -9,6 +9,7 @@ evidence behind every piece of advice stays in the graph.
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 
@@ -57,6 +58,8 @@ class Learner:
         metadata: dict[str, object] | None = None,
     ) -> LearnResult:
         success = _success(outcome)
+        if task_type is not None:
+            task_type = v.text("task_type", task_type)
         recorded = self.memories.add(
             "Outcome",
             agent,
@@ -76,7 +79,7 @@ class Learner:
         scope = self.memories.agent(agent).scope
         notes: list[str] = []
 
-        heuristic = self._existing("Heuristic", recorded.agent, condition=condition, strategy=strategy_used)
+        heuristic = self._existing("Heuristic", recorded, strategy_used, by_type=task_type is not None)
         if heuristic is None and len(wins) >= self.config.min_occurrences and len(wins) / len(same) >= self.config.min_rate:
             if scope.allows("Heuristic"):
                 heuristic = self.memories.add(
@@ -84,6 +87,7 @@ class Learner:
                     {"condition": condition, "strategy": strategy_used,
                      "occurrence_count": len(same), "success_count": len(wins)},
                     confidence=_laplace(len(wins), len(same)),
+                    metadata={"strategy": strategy_used, "condition": condition},
                     derived_from=[o.id for o in same], reason="learning",
                 )
                 notes.append(f"formed a heuristic from {len(wins)} successes in {len(same)} tries")
@@ -93,7 +97,7 @@ class Learner:
             heuristic = self._strengthen(heuristic, recorded, success)
             notes.append("updated the heuristic's counts")
 
-        anti = self._existing("AntiPattern", recorded.agent, pattern=_pattern(strategy_used, condition))
+        anti = self._existing("AntiPattern", recorded, strategy_used, by_type=task_type is not None)
         if anti is None and len(losses) >= self.config.min_failures and len(losses) / len(same) >= self.config.min_rate:
             if scope.allows("AntiPattern"):
                 anti = self.memories.add(
@@ -103,6 +107,7 @@ class Learner:
                      "better_alternative": _best_alternative(related, strategy_used),
                      "occurrence_count": len(losses)},
                     confidence=_laplace(len(losses), len(same)),
+                    metadata={"strategy": strategy_used, "condition": condition},
                     derived_from=[o.id for o in losses], reason="learning",
                 )
                 notes.append(f"detected an anti-pattern from {len(losses)} failures")
@@ -110,7 +115,10 @@ class Learner:
                 notes.append("an anti-pattern was detected, but the agent's scope forbids AntiPattern")
         elif anti is not None and not success:
             count = getattr(anti, "occurrence_count") + 1
-            self.store.set_memory_fields("AntiPattern", anti.id, {"occurrence_count": count, "updated_at": v.now_ms()})
+            self.store.set_memory_fields("AntiPattern", anti.id, {
+                "occurrence_count": count, "updated_at": v.now_ms(),
+                "metadata": json.dumps({**anti.metadata, "failures": count}, sort_keys=True),
+            })
             self.store.add_derivations("AntiPattern", anti.id, [recorded.id], "learning")
             anti = self.store.get_memory(anti.id)
         return LearnResult(outcome=recorded, heuristic=heuristic, anti_pattern=anti, notes=tuple(notes))
@@ -119,7 +127,7 @@ class Learner:
         """The agent's valid outcomes on tasks like this one (including this one)."""
         if by_type:
             return [o for o in self.store.outcomes(outcome.agent, outcome.task_type) if isinstance(o, Outcome)]
-        embed = self.store.embedder.embed
+        embed = self.store.embed
         query = embed([outcome.task])[0]
         where = SearchFilter(agents=(outcome.agent,))
         hits = self.store.vector_search("Outcome", embed([outcome.text])[0], 100, where)
@@ -130,9 +138,22 @@ class Learner:
         close = [o for o, e in zip(found, tasks) if float(np.dot(e, query)) >= self.config.task_similarity]
         return close if any(o.id == outcome.id for o in close) else close + [outcome]
 
-    def _existing(self, label: str, agent: str, **equals: object) -> Memory | None:
-        found = self.store.find_memories(label, agent, equals)
-        return found[-1] if found else None
+    def _existing(self, label: str, outcome: Outcome, strategy: str, *, by_type: bool) -> Memory | None:
+        """The agent's valid heuristic (or anti-pattern) for this strategy on tasks like this one."""
+        candidates = [
+            m for m in self.store.find_memories(label, outcome.agent, {})
+            if _normalise(str(m.metadata.get("strategy", getattr(m, "strategy", "")))) == _normalise(strategy)
+        ]
+        if not candidates:
+            return None
+        conditions = [str(m.metadata.get("condition", getattr(m, "condition", ""))) for m in candidates]
+        if by_type:
+            matching = [m for m, c in zip(candidates, conditions) if c == outcome.task_type]
+        else:
+            task = self.store.embed([outcome.task])[0]
+            similar = self.store.embed(conditions) @ task
+            matching = [m for m, s in zip(candidates, similar) if s >= self.config.task_similarity]
+        return matching[-1] if matching else None
 
     def _strengthen(self, heuristic: Memory, outcome: Outcome, success: bool) -> Memory:
         occurrences = getattr(heuristic, "occurrence_count") + 1

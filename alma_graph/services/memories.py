@@ -63,9 +63,13 @@ class MemoryService:
         for field, ids in (("derived_from", derived_from), ("supersedes", supersedes)):
             if isinstance(ids, str) or not all(isinstance(i, str) for i in ids):
                 raise ValidationError(field, "expected a list of ids")
-        for old in self.store.labels_of(supersedes, field="supersedes"):
-            if self.store.get_memory(old).agent != owner.name:
-                raise ValidationError("supersedes", f"{old!r} belongs to another agent")
+            # Until sharing between agents exists, provenance stays inside one agent's memory.
+            for node_id, node_owner in self.store.owners(ids, field=field).items():
+                if node_owner != owner.name:
+                    raise ValidationError(field, f"{node_id!r} belongs to agent {node_owner!r}")
+        for old, label in self.store.labels_of(supersedes, field="supersedes").items():
+            if label == "Episode":
+                raise ValidationError("supersedes", f"{old!r} is an episode; only memories can be superseded")
         return self.store.create_memory(
             cls.type,
             owner.name,
@@ -150,6 +154,8 @@ class MemoryService:
         if content:
             merged = {name: getattr(current, name) for name in own}
             merged.update(content)
+            # The new version rests on the same evidence as the one it replaces.
+            sources = [dst for _, dst, _ in self.store.linked([memory_id], "DERIVED_FROM", outgoing=True)]
             return self.add(
                 cls.type,
                 current.agent,
@@ -158,6 +164,7 @@ class MemoryService:
                 importance=values.get("importance", current.importance),  # type: ignore[arg-type]
                 metadata=v.metadata("metadata", in_place.get("metadata", current.metadata)),
                 supersedes=[memory_id],
+                derived_from=sources,
                 reason="update",
             )
         values["updated_at"] = now

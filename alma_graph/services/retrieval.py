@@ -72,7 +72,7 @@ class Retriever:
     def retrieve(self, request: RetrievalRequest) -> MemorySlice:
         started = time.perf_counter()
         config = self.config
-        query_vector = self.embedder.embed([request.query])[0]
+        query_vector = self.store.embed([request.query])[0]
         candidates: dict[str, _Candidate] = {}
         pool = max(config.candidates, 2 * request.top_k)
 
@@ -88,17 +88,31 @@ class Retriever:
                 c.found_by.add("fulltext")
 
         self._fill_dense(candidates, query_vector)
-        lexical_max = max((c.lexical_raw for c in candidates.values()), default=0.0) or 1.0
-        for c in candidates.values():
-            c.lexical = c.lexical_raw / lexical_max
-            c.direct = scoring.direct_relevance(c.dense or 0.0, c.lexical, config)
-
+        self._fuse(candidates)
         self._expand(candidates, request, query_vector)
+        self._fuse(candidates)  # graph-reached items join the rankings with their own evidence
         for c in candidates.values():
             c.relevance = scoring.with_graph(c.direct, c.neighbour, config)
 
         now = v.now_ms()
         return self._rank(candidates, request, now, started)
+
+    def _fuse(self, candidates: dict[str, _Candidate]) -> None:
+        """Each candidate's direct relevance from its dense and lexical evidence."""
+        items = list(candidates.values())
+        lexical_max = max((c.lexical_raw for c in items), default=0.0) or 1.0
+        for c in items:
+            c.lexical = c.lexical_raw / lexical_max
+        if self.config.fusion == "rrf":
+            dense_rank = {id(c): r for r, c in enumerate(sorted(items, key=lambda c: -(c.dense or 0.0)))}
+            lexical = sorted((c for c in items if c.lexical_raw > 0), key=lambda c: -c.lexical_raw)
+            lexical_rank = {id(c): r for r, c in enumerate(lexical)}
+            for c in items:
+                c.direct = scoring.rrf(dense_rank[id(c)], lexical_rank.get(id(c)), self.config)
+            return
+        dense_range = scoring.DenseRange.of([c.dense or 0.0 for c in items])
+        for c in items:
+            c.direct = scoring.direct_relevance(dense_range(c.dense or 0.0), c.lexical, self.config)
 
     def _fill_dense(self, candidates: dict[str, _Candidate], query_vector: np.ndarray) -> None:
         missing: dict[str, list[str]] = defaultdict(list)
@@ -149,7 +163,6 @@ class Retriever:
                 c = candidates[node_id]
                 emb = embeddings.get(node_id)
                 c.dense = float(np.dot(emb, query_vector)) if emb is not None else 0.0
-                c.direct = scoring.direct_relevance(c.dense, 0.0, config)
         # Whatever the graph reached must still pass the request's filters (agent, validity, time).
         self._drop_filtered(candidates, new, request)
 
@@ -198,7 +211,7 @@ class Retriever:
             )
             scored.append((score, node_id, c, obj, explanation))
         scored.sort(key=lambda t: t[0], reverse=True)
-        top = scored[: request.top_k]
+        top = _distinct(scored, request.top_k)
 
         ids_by_label: dict[str, list[str]] = defaultdict(list)
         for _, node_id, c, _, _ in top:
@@ -223,6 +236,25 @@ class Retriever:
             items=tuple(items),
             took_ms=round((time.perf_counter() - started) * 1000, 3),
         )
+
+
+def _distinct(scored: list, top_k: int) -> list:
+    """The best `top_k` items, one memory per distinct text: repeated outcomes of the same
+    strategy on the same task would otherwise fill the slice with one fact. Episodes are events,
+    each its own evidence, so two turns saying the same words both stay."""
+    seen: set[tuple[str, str]] = set()
+    out = []
+    for entry in scored:
+        _, _, c, obj, _ = entry
+        if c.label != "Episode":
+            key = (c.label, " ".join(obj.text.lower().split()))
+            if key in seen:
+                continue
+            seen.add(key)
+        out.append(entry)
+        if len(out) == top_k:
+            break
+    return out
 
 
 def resolve_labels(types: Sequence[str] | None) -> tuple[str, ...]:

@@ -15,6 +15,7 @@ is linked to are (session neighbours, provenance).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 from ..errors import ValidationError
 from ..model import Explanation, Factor, Memory
@@ -49,6 +50,12 @@ class RetrievalConfig:
     expand_top: int = 25  # candidates whose graph neighbourhood is expanded
     neighbour_decay: float = 0.85  # a neighbour's relevance counts this much through one edge
     recency_half_life_days: float = 30.0
+    fusion: str = "linear"  # how dense and lexical evidence combine: "linear" (scaled scores) or "rrf" (ranks)
+    rrf_k: int = 60
+
+    def __post_init__(self) -> None:
+        if self.fusion not in ("rrf", "linear"):
+            raise ValidationError("fusion", f"expected 'rrf' or 'linear', got {self.fusion!r}")
 
 
 def recency(item_ms: int, now_ms: int, half_life_days: float) -> float:
@@ -70,8 +77,46 @@ def success(memory: Memory | None) -> float:
     return 0.5
 
 
+@dataclass(frozen=True)
+class DenseRange:
+    """Min-max scaling of cosine similarities over one query's candidates.
+
+    Cosines from a sentence embedder crowd into a narrow band (0.2-0.6 for MiniLM), while
+    BM25 relative to the query's best spans 0-1; scaling both to the same range lets the
+    dense/lexical weight mean what it says.
+    """
+
+    low: float
+    high: float
+
+    # A handful of candidates can sit within a few hundredths of each other; stretching that
+    # to 0-1 would turn noise into a full-strength signal.
+    MIN_SPREAD: ClassVar[float] = 0.25
+
+    @classmethod
+    def of(cls, values: list[float]) -> DenseRange:
+        if not values:
+            return cls(0.0, 1.0)
+        low, high = min(values), max(values)
+        return cls(min(low, high - cls.MIN_SPREAD), high)
+
+    def __call__(self, value: float) -> float:
+        return min(1.0, max(0.0, (value - self.low) / (self.high - self.low)))
+
+
+def rrf(dense_rank: int, lexical_rank: int | None, config: RetrievalConfig) -> float:
+    """Reciprocal-rank fusion of the two rankings (0-based), scaled so two first places give 1."""
+    w = config.dense_weight
+    best = 1.0 / (config.rrf_k + 1)
+    score = w * (1.0 / (config.rrf_k + 1 + dense_rank))
+    if lexical_rank is not None:
+        score += (1 - w) * (1.0 / (config.rrf_k + 1 + lexical_rank))
+    return score / best
+
+
 def direct_relevance(dense: float, lexical: float, config: RetrievalConfig) -> float:
-    return config.dense_weight * max(0.0, dense) + (1 - config.dense_weight) * lexical
+    """Dense (already scaled to [0, 1]) and lexical evidence, mixed."""
+    return config.dense_weight * dense + (1 - config.dense_weight) * lexical
 
 
 def with_graph(own: float, neighbour: float, config: RetrievalConfig) -> float:
@@ -102,7 +147,8 @@ def explain(
         k: Factor(value=round(val, 6), weight=w, contribution=round(val * w * gate, 6))
         for k, (val, w, gate) in values.items()
     }
-    score = sum(val * w * gate for val, w, gate in values.values())
+    # The score is the sum of the contributions as shown, so an explanation always adds up.
+    score = round(sum(f.contribution for f in factors.values()), 6)
     explanation = Explanation(
         factors=factors,
         relevance={"dense": round(dense, 6), "lexical": round(lexical, 6), "graph": round(graph, 6)},
