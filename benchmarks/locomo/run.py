@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import statistics
 import sys
@@ -73,7 +74,8 @@ def recall(found: list[str], evidence: tuple[str, ...]) -> float:
     return len(set(found) & set(evidence)) / len(set(evidence))
 
 
-def evaluate(paths: list[str], k: int, embedder_spec: str, extra_k: tuple[int, ...]) -> dict:
+def evaluate(paths: list[str], k: int, embedder_spec: str, extra_k: tuple[int, ...], judge=None,
+             judge_limit: int | None = None) -> dict:
     embedder = make_embedder(embedder_spec)
     methods = ["alma-graph", "bm25", "dense", "fusion"]
     ks = sorted({k, *extra_k})
@@ -81,6 +83,8 @@ def evaluate(paths: list[str], k: int, embedder_spec: str, extra_k: tuple[int, .
     latencies: list[float] = []
     ingest_s = 0.0
     total_turn_tokens = []
+    verdicts: dict[str, list[tuple[int, bool]]] = defaultdict(list)
+    judged = 0
     with tempfile.TemporaryDirectory() as folder:
         memory = GraphMemory(f"kuzu://{folder}/locomo", embedder=embedder)
         for path in paths:
@@ -98,6 +102,16 @@ def evaluate(paths: list[str], k: int, embedder_spec: str, extra_k: tuple[int, .
                 started = time.perf_counter()
                 result = memory.retrieve(q.question, agent, top_k=max(ks))
                 latencies.append((time.perf_counter() - started) * 1000)
+                if judge is not None and (judge_limit is None or judged < judge_limit):
+                    judged += 1
+                    dates = {t.dia_id: t.timestamp.date().isoformat() for t in conversation.turns}
+                    ids, texts = baselines.top("fusion", q.question, k)
+                    contexts = {
+                        "alma-graph": MemorySliceView(result.items[:k]).context(),
+                        "fusion": "\n".join(f"[{dates[i]}] {t}" for i, t in zip(ids, texts)),
+                    }
+                    for name, context in contexts.items():
+                        verdicts[name].append((q.category, judge.verdict(q.question, q.answer, context).correct))
                 for kk in ks:
                     items = result.items[:kk]
                     found = [sid for item in items for sid in item.source_ids]
@@ -125,7 +139,14 @@ def evaluate(paths: list[str], k: int, embedder_spec: str, extra_k: tuple[int, .
             entry[f"recall_{CATEGORIES[cat]}"] = statistics.fmean(sub) if sub else None
         summary[name] = entry
     latencies.sort()
+    judged_scores = {
+        name: {"J": statistics.fmean(ok for _, ok in rows), "questions": len(rows),
+               **{f"J_{CATEGORIES[c]}": statistics.fmean(ok for cat, ok in rows if cat == c)
+                  for c in (1, 2, 3, 4) if any(cat == c for cat, _ in rows)}}
+        for name, rows in verdicts.items()
+    }
     return {
+        "llm_judged": judged_scores or None,
         "k": k,
         "embedder": embedder.name,
         "conversations": [Path(p).name for p in paths],
@@ -135,6 +156,44 @@ def evaluate(paths: list[str], k: int, embedder_spec: str, extra_k: tuple[int, .
         "ingest_s": ingest_s,
         "mean_conversation_tokens": statistics.fmean(total_turn_tokens),
     }
+
+
+class MemorySliceView:
+    """The items of a slice as the dated lines an answering model reads."""
+
+    def __init__(self, items):
+        self.items = items
+
+    def context(self) -> str:
+        lines = []
+        for item in self.items:
+            when = (item.episode.timestamp if item.episode else item.memory.valid_from).date().isoformat()
+            lines.append(f"[{when}] {item.text}")
+        return "\n".join(lines)
+
+
+def plot(report: dict, path: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    k = report["k"]
+    methods = ["alma-graph", "fusion", "bm25", "dense"]
+    categories = [CATEGORIES[c] for c in (1, 2, 3, 4)]
+    fig, ax = plt.subplots(figsize=(9, 4.5))
+    width = 0.2
+    for i, method in enumerate(methods):
+        entry = report["methods"][f"{method}@{k}"]
+        values = [entry[f"recall_{c}"] or 0 for c in categories] + [entry["recall"]]
+        ax.bar([x + i * width for x in range(len(values))], values, width, label=method)
+    ax.set_xticks([x + 1.5 * width for x in range(len(categories) + 1)], categories + ["all"])
+    ax.set_ylabel(f"recall@{k}")
+    ax.set_ylim(0, 1)
+    ax.set_title(f"LoCoMo retrieval recall@{k} by question category ({report['embedder']})")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
 
 
 def print_table(report: dict) -> None:
@@ -148,6 +207,13 @@ def print_table(report: dict) -> None:
     lat = report["alma_retrieve_ms"]
     print(f"alma-graph retrieve p50 {lat['p50']:.1f} ms, p95 {lat['p95']:.1f} ms; ingest {report['ingest_s']:.1f} s; "
           f"whole conversation ~{report['mean_conversation_tokens']:.0f} tokens")
+    judged = report["llm_judged"]
+    if judged is None:
+        print("LLM-judged accuracy: skipped (no --llm-base-url given)")
+    else:
+        for name, entry in judged.items():
+            cats = " ".join(f"{key[2:]} {value:.3f}" for key, value in entry.items() if key.startswith("J_"))
+            print(f"LLM-judged J, {name} context: {entry['J']:.3f} over {entry['questions']} questions ({cats})")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -157,11 +223,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--also-k", type=int, nargs="*", default=[20], help="further cut-offs to report")
     parser.add_argument("--embedder", default="local")
     parser.add_argument("--json", help="write every figure to this file")
+    parser.add_argument("--png", help="write a bar chart of recall per category to this file")
+    parser.add_argument("--llm-base-url", help="an OpenAI-compatible endpoint: enables LLM-judged accuracy")
+    parser.add_argument("--llm-model", default="gpt-4o-mini", help="the model that answers")
+    parser.add_argument("--judge-model", help="the model that judges (default: --llm-model)")
+    parser.add_argument("--llm-api-key", help="API key (default: $OPENAI_API_KEY)")
+    parser.add_argument("--llm-max-questions", type=int, help="judge only this many questions")
     args = parser.parse_args(argv)
-    report = evaluate(args.data, args.k, args.embedder, tuple(args.also_k))
+    judge = None
+    if args.llm_base_url:
+        from llm_judge import LLMJudge
+
+        judge = LLMJudge(args.llm_base_url, args.llm_model, args.judge_model,
+                         args.llm_api_key or os.environ.get("OPENAI_API_KEY"))
+    report = evaluate(args.data, args.k, args.embedder, tuple(args.also_k), judge, args.llm_max_questions)
     print_table(report)
     if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(report, indent=2))
+    if args.png:
+        Path(args.png).parent.mkdir(parents=True, exist_ok=True)
+        plot(report, args.png)
     return 0
 
 
