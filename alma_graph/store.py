@@ -214,35 +214,26 @@ class GraphStore:
                 )
         return self.get_memory(memory_id)
 
-    def labels_of(self, ids: Iterable[str], *, field: str = "id") -> dict[str, str]:
-        """The label of each node id (memories and episodes); unknown ids are an error."""
+    def locate(self, ids: Iterable[str], *, field: str = "id") -> dict[str, tuple[str, str]]:
+        """(label, owning agent) of each memory or episode id; an unknown id is an error naming `field`."""
         ids = list(dict.fromkeys(ids))
         if not ids:
             return {}
         union = " UNION ALL ".join(
-            f"MATCH (n:{label}) WHERE n.id IN $ids RETURN n.id AS id, '{label}' AS label"
+            f"MATCH (n:{label}) WHERE n.id IN $ids RETURN n.id AS id, '{label}' AS label, n.agent AS agent"
             for label in SEARCHABLE_LABELS
         )
-        found = {r["id"]: r["label"] for r in self.backend.execute(union, {"ids": ids})}
+        found = {r["id"]: (r["label"], r["agent"]) for r in self.backend.execute(union, {"ids": ids})}
         missing = [i for i in ids if i not in found]
         if missing:
             raise NotFoundError("memory or episode" if field == "id" else f"{field} target", missing[0])
         return found
 
+    def labels_of(self, ids: Iterable[str], *, field: str = "id") -> dict[str, str]:
+        return {i: label for i, (label, _) in self.locate(ids, field=field).items()}
+
     def owners(self, ids: Iterable[str], *, field: str = "id") -> dict[str, str]:
-        """The agent each memory or episode belongs to; unknown ids are an error."""
-        ids = list(dict.fromkeys(ids))
-        if not ids:
-            return {}
-        union = " UNION ALL ".join(
-            f"MATCH (n:{label}) WHERE n.id IN $ids RETURN n.id AS id, n.agent AS agent"
-            for label in SEARCHABLE_LABELS
-        )
-        found = {r["id"]: r["agent"] for r in self.backend.execute(union, {"ids": ids})}
-        missing = [i for i in ids if i not in found]
-        if missing:
-            raise NotFoundError(f"{field} target", missing[0])
-        return found
+        return {i: agent for i, (_, agent) in self.locate(ids, field=field).items()}
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """Embed texts, refusing vectors that do not fit the database."""
