@@ -103,13 +103,6 @@ class Retriever:
         lexical_max = max((c.lexical_raw for c in items), default=0.0) or 1.0
         for c in items:
             c.lexical = c.lexical_raw / lexical_max
-        if self.config.fusion == "rrf":
-            dense_rank = {id(c): r for r, c in enumerate(sorted(items, key=lambda c: -(c.dense or 0.0)))}
-            lexical = sorted((c for c in items if c.lexical_raw > 0), key=lambda c: -c.lexical_raw)
-            lexical_rank = {id(c): r for r, c in enumerate(lexical)}
-            for c in items:
-                c.direct = scoring.rrf(dense_rank[id(c)], lexical_rank.get(id(c)), self.config)
-            return
         dense_range = scoring.DenseRange.of([c.dense or 0.0 for c in items])
         for c in items:
             c.direct = scoring.direct_relevance(dense_range(c.dense or 0.0), c.lexical, self.config)

@@ -50,12 +50,6 @@ class RetrievalConfig:
     expand_top: int = 25  # candidates whose graph neighbourhood is expanded
     neighbour_decay: float = 0.85  # a neighbour's relevance counts this much through one edge
     recency_half_life_days: float = 30.0
-    fusion: str = "linear"  # how dense and lexical evidence combine: "linear" (scaled scores) or "rrf" (ranks)
-    rrf_k: int = 60
-
-    def __post_init__(self) -> None:
-        if self.fusion not in ("rrf", "linear"):
-            raise ValidationError("fusion", f"expected 'rrf' or 'linear', got {self.fusion!r}")
 
 
 def recency(item_ms: int, now_ms: int, half_life_days: float) -> float:
@@ -102,16 +96,6 @@ class DenseRange:
 
     def __call__(self, value: float) -> float:
         return min(1.0, max(0.0, (value - self.low) / (self.high - self.low)))
-
-
-def rrf(dense_rank: int, lexical_rank: int | None, config: RetrievalConfig) -> float:
-    """Reciprocal-rank fusion of the two rankings (0-based), scaled so two first places give 1."""
-    w = config.dense_weight
-    best = 1.0 / (config.rrf_k + 1)
-    score = w * (1.0 / (config.rrf_k + 1 + dense_rank))
-    if lexical_rank is not None:
-        score += (1 - w) * (1.0 / (config.rrf_k + 1 + lexical_rank))
-    return score / best
 
 
 def direct_relevance(dense: float, lexical: float, config: RetrievalConfig) -> float:

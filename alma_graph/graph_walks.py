@@ -1,0 +1,164 @@
+"""Reading the graph: index searches, one-step walks along edges, provenance chains.
+
+Plain Cypher for every backend, like the rest of the store; `GraphStore` inherits these so that
+callers have one object to talk to.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Sequence
+
+import numpy as np
+
+from .backends.base import Backend, Hit, SearchFilter
+from .errors import ValidationError
+from .model import History, ProvenanceNode, ProvenanceStep
+from .schema import MEMORY_LABELS, NODE_KINDS, REL_KINDS, SCHEMA_INFO, SEARCHABLE_LABELS, node_kind
+
+PROVENANCE_RELS = ("DERIVED_FROM", "SUPERSEDES")
+_WORD = re.compile(r"\w+")
+
+
+class GraphWalks:
+    backend: Backend
+
+    def labels_of(self, ids: Sequence[str], *, field: str = "id") -> dict[str, str]:
+        """The label of each node; GraphStore implements it (it owns node lookups)."""
+        raise NotImplementedError
+
+    def vector_search(self, label: str, vector: np.ndarray, k: int, where: SearchFilter) -> list[Hit]:
+        return self.backend.vector_search(node_kind(label), vector, k, where)
+
+    def text_search(self, label: str, query: str, k: int, where: SearchFilter) -> list[Hit]:
+        """BM25 over the retrieval text. The query is reduced to its words first: full-text engines
+        read punctuation as part of a term (Kuzu: 'picnic?' never matches 'picnic') or as query
+        syntax (Lucene)."""
+        terms = " ".join(_WORD.findall(query))
+        if not terms:
+            return []
+        return self.backend.text_search(node_kind(label), terms, k, where)
+
+    def embeddings(self, label: str, ids: Sequence[str]) -> dict[str, np.ndarray]:
+        rows = self.backend.execute(
+            f"MATCH (n:{label}) WHERE n.id IN $ids RETURN n.id AS id, n.embedding AS e", {"ids": list(ids)}
+        )
+        return {r["id"]: np.asarray(r["e"], dtype=np.float32) for r in rows if r["e"] is not None}
+
+    def session_neighbours(self, ids: Sequence[str], where: SearchFilter) -> list[tuple[str, str]]:
+        """(episode, neighbour) pairs one NEXT step either way, neighbours passing `where`."""
+        predicate, params = where.cypher_where("b")
+        rows = self.backend.execute(
+            f"MATCH (a:Episode)-[:NEXT]-(b:Episode) WHERE a.id IN $ids AND {predicate} "
+            "RETURN a.id AS src, b.id AS dst",
+            {**params, "ids": list(ids)},
+        )
+        return [(r["src"], r["dst"]) for r in rows]
+
+    def derived_memories(self, episode_ids: Sequence[str], label: str, where: SearchFilter) -> list[tuple[str, str]]:
+        """(episode, memory) pairs for memories of `label` derived from the episodes."""
+        predicate, params = where.cypher_where("m")
+        rows = self.backend.execute(
+            f"MATCH (m:{label})-[:DERIVED_FROM]->(e:Episode) WHERE e.id IN $ids AND {predicate} "
+            "RETURN e.id AS src, m.id AS dst",
+            {**params, "ids": list(episode_ids)},
+        )
+        return [(r["src"], r["dst"]) for r in rows]
+
+    def passing(self, label: str, ids: Sequence[str], where: SearchFilter) -> set[str]:
+        """Which of the ids pass the filter."""
+        predicate, params = where.cypher_where("n")
+        rows = self.backend.execute(
+            f"MATCH (n:{label}) WHERE n.id IN $ids AND {predicate} RETURN n.id AS id", {**params, "ids": list(ids)}
+        )
+        return {r["id"] for r in rows}
+
+    def linked(self, ids: Sequence[str], rel: str, *, outgoing: bool) -> list[tuple[str, str, str]]:
+        """(from id, to id, to label) along one edge type from the given nodes."""
+        if rel not in {r.type for r in REL_KINDS}:
+            raise ValidationError("rel", f"unknown edge type {rel!r}")
+        arrow = f"-[:{rel}]->" if outgoing else f"<-[:{rel}]-"
+        source = self.backend.any_label(SEARCHABLE_LABELS)
+        union = " UNION ALL ".join(
+            f"MATCH (a{source}){arrow}(b:{label}) WHERE a.id IN $ids RETURN a.id AS src, b.id AS dst, '{label}' AS label"
+            for label in SEARCHABLE_LABELS
+        )
+        return [(r["src"], r["dst"], r["label"]) for r in self.backend.execute(union, {"ids": list(ids)})]
+
+    def source_ids(self, ids_by_label: dict[str, list[str]]) -> dict[str, list[str]]:
+        """For each node, the source_id of every episode it is or derives from (two hops deep)."""
+        out: dict[str, list[str]] = defaultdict(list)
+        episode_ids = ids_by_label.get("Episode", [])
+        if episode_ids:
+            for r in self.backend.execute(
+                "MATCH (e:Episode) WHERE e.id IN $ids AND e.source_id IS NOT NULL "
+                "RETURN e.id AS id, e.source_id AS sid", {"ids": episode_ids},
+            ):
+                out[r["id"]].append(r["sid"])
+        memory_ids = [i for label, ids in ids_by_label.items() if label != "Episode" for i in ids]
+        if memory_ids:
+            label_expr = self.backend.any_label(MEMORY_LABELS)
+            for r in self.backend.execute(
+                f"MATCH (m{label_expr})-[:DERIVED_FROM]->(e:Episode) WHERE m.id IN $ids "
+                "AND e.source_id IS NOT NULL RETURN m.id AS id, e.source_id AS sid "
+                f"UNION MATCH (m{label_expr})-[:DERIVED_FROM]->(x{label_expr})-[:DERIVED_FROM]->(e:Episode) "
+                "WHERE m.id IN $ids AND e.source_id IS NOT NULL RETURN m.id AS id, e.source_id AS sid",
+                {"ids": memory_ids},
+            ):
+                out[r["id"]].append(r["sid"])
+        return {k: sorted(set(vals)) for k, vals in out.items()}
+
+    def history(self, root: str, max_depth: int = 10) -> History:
+        labels = self.labels_of([root])
+        learned_by = None
+        if labels[root] in MEMORY_LABELS:
+            rows = self.backend.execute(
+                f"MATCH (a:Agent)-[:LEARNED]->(m:{labels[root]}) WHERE m.id = $id RETURN a.name AS a",
+                {"id": root},
+            )
+            learned_by = rows[0]["a"] if rows else None
+        edges: set[tuple[str, str, str]] = set()
+        frontier, seen = [root], {root}
+        for _ in range(max_depth):
+            found: list[tuple[str, str, str]] = []
+            for rel in PROVENANCE_RELS:
+                found += [(s, rel, d) for s, d, lab in self.linked(frontier, rel, outgoing=True)
+                          if labels.setdefault(d, lab)]
+                found += [(d, rel, s) for s, d, lab in self.linked(frontier, rel, outgoing=False)
+                          if labels.setdefault(d, lab)]
+            new_edges = set(found) - edges
+            edges |= new_edges
+            frontier = [n for e in new_edges for n in (e[0], e[2]) if n not in seen]
+            seen.update(frontier)
+            if not frontier:
+                break
+        nodes = []
+        for label, ids in group_by_label(labels).items():
+            kind = node_kind(label)
+            agent_col = ", n.valid_to AS valid_to" if label != "Episode" else ""
+            for r in self.backend.execute(
+                f"MATCH (n:{label}) WHERE n.id IN $ids RETURN n.id AS id, n.text AS text, n.agent AS agent{agent_col}",
+                {"ids": ids},
+            ):
+                nodes.append(ProvenanceNode(id=r["id"], label=kind.label, text=r["text"], agent=r["agent"],
+                                            valid=r.get("valid_to") is None))
+        steps = tuple(ProvenanceStep(source=s, relation=rel, target=d) for s, rel, d in sorted(edges))
+        return History(root=root, learned_by=learned_by, nodes=tuple(nodes), edges=steps)
+
+    def stats(self) -> dict[str, int]:
+        counts = {}
+        for kind in NODE_KINDS:
+            if kind.label == SCHEMA_INFO.label:
+                continue
+            counts[kind.label] = int(self.backend.execute(f"MATCH (n:{kind.label}) RETURN count(n) AS c")[0]["c"])
+        for rel in REL_KINDS:
+            counts[rel.type] = int(self.backend.execute(f"MATCH ()-[r:{rel.type}]->() RETURN count(r) AS c")[0]["c"])
+        return counts
+
+
+def group_by_label(labels: dict[str, str]) -> dict[str, list[str]]:
+    grouped: dict[str, list[str]] = defaultdict(list)
+    for node_id, label in labels.items():
+        grouped[label].append(node_id)
+    return dict(grouped)
