@@ -46,9 +46,9 @@ class RetrievalConfig:
     weights: ScoreWeights = field(default_factory=ScoreWeights)
     candidates: int = 40  # per index (vector, full-text) per node label
     dense_weight: float = 0.65  # share of dense vs lexical evidence in the direct relevance
-    graph_weight: float = 0.35  # how far a strongly matching neighbour lifts an item
+    graph_weight: float = 0.5  # how far a strongly matching neighbour lifts an item
     expand_top: int = 25  # candidates whose graph neighbourhood is expanded
-    neighbour_decay: float = 0.85  # a neighbour's relevance counts this much through one edge
+    neighbour_decay: float = 1.0  # a neighbour's relevance counts this much through one edge
     recency_half_life_days: float = 30.0
 
 

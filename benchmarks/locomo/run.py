@@ -26,6 +26,8 @@ from rank_bm25 import BM25Okapi
 from alma_graph import GraphMemory, MemoryScope
 from alma_graph.embed import make_embedder
 from alma_graph.locomo import CATEGORIES, Conversation, load
+from alma_graph.services.retrieval import RetrievalRequest, Retriever
+from alma_graph.services.scoring import RetrievalConfig
 
 _TOKEN = re.compile(r"\w+")
 RRF_K = 60
@@ -77,7 +79,7 @@ def recall(found: list[str], evidence: tuple[str, ...]) -> float:
 def evaluate(paths: list[str], k: int, embedder_spec: str, extra_k: tuple[int, ...], judge=None,
              judge_limit: int | None = None) -> dict:
     embedder = make_embedder(embedder_spec)
-    methods = ["alma-graph", "bm25", "dense", "fusion"]
+    methods = ["alma-graph", "bm25", "dense", "fusion"]  # alma-no-graph is measured beside them
     ks = sorted({k, *extra_k})
     per_q: dict[str, list[dict]] = defaultdict(list)
     latencies: list[float] = []
@@ -87,6 +89,8 @@ def evaluate(paths: list[str], k: int, embedder_spec: str, extra_k: tuple[int, .
     judged = 0
     with tempfile.TemporaryDirectory() as folder:
         memory = GraphMemory(f"kuzu://{folder}/locomo", embedder=embedder)
+        # The same store and candidates without the graph: what expansion along edges adds.
+        no_graph = Retriever(memory.store, embedder, RetrievalConfig(expand_top=0, graph_weight=0.0))
         for path in paths:
             conversation = load(path)
             agent = f"locomo-{conversation.sample_id}"
@@ -102,6 +106,13 @@ def evaluate(paths: list[str], k: int, embedder_spec: str, extra_k: tuple[int, .
                 started = time.perf_counter()
                 result = memory.retrieve(q.question, agent, top_k=max(ks))
                 latencies.append((time.perf_counter() - started) * 1000)
+                flat = no_graph.retrieve(RetrievalRequest(query=q.question, agent=agent, top_k=max(ks)))
+                for kk in ks:
+                    found = [sid for item in flat.items[:kk] for sid in item.source_ids]
+                    per_q[f"alma-no-graph@{kk}"].append({
+                        "category": q.category, "recall": recall(found, q.evidence),
+                        "hit": float(bool(set(found) & set(q.evidence))),
+                        "tokens": sum(count_tokens(i.text) for i in flat.items[:kk])})
                 if judge is not None and (judge_limit is None or judged < judge_limit):
                     judged += 1
                     dates = {t.dia_id: t.timestamp.date().isoformat() for t in conversation.turns}
