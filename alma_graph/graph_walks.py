@@ -56,15 +56,20 @@ class GraphWalks:
         )
         return [(r["src"], r["dst"]) for r in rows]
 
-    def derived_memories(self, episode_ids: Sequence[str], label: str, where: SearchFilter) -> list[tuple[str, str]]:
-        """(episode, memory) pairs for memories of `label` derived from the episodes."""
+    def derived_memories(self, episode_ids: Sequence[str], labels: Sequence[str],
+                         where: SearchFilter) -> list[tuple[str, str, str]]:
+        """(episode, memory, memory label) for memories of `labels` derived from the episodes,
+        the memories passing `where`; one round trip for all labels."""
+        if not labels or not episode_ids:
+            return []
         predicate, params = where.cypher_where("m")
-        rows = self.backend.execute(
+        union = " UNION ALL ".join(
             f"MATCH (m:{label})-[:DERIVED_FROM]->(e:Episode) WHERE e.id IN $ids AND {predicate} "
-            "RETURN e.id AS src, m.id AS dst",
-            {**params, "ids": list(episode_ids)},
+            f"RETURN e.id AS src, m.id AS dst, '{label}' AS label"
+            for label in labels
         )
-        return [(r["src"], r["dst"]) for r in rows]
+        rows = self.backend.execute(union, {**params, "ids": list(episode_ids)})
+        return [(r["src"], r["dst"], r["label"]) for r in rows]
 
     def passing(self, label: str, ids: Sequence[str], where: SearchFilter) -> set[str]:
         """Which of the ids pass the filter."""

@@ -127,12 +127,11 @@ class Retriever:
         if "Episode" in request.labels and episode_seeds:
             where = self._filter("Episode", request)
             links += [(s, n, "Episode", "NEXT") for s, n in self.store.session_neighbours(episode_seeds, where)]
-        if episode_seeds:
-            for label in MEMORY_LABELS:
-                if label in request.labels:
-                    where = self._filter(label, request)
-                    links += [(s, n, label, "DERIVED_FROM") for s, n in
-                              self.store.derived_memories(episode_seeds, label, where)]
+        memory_labels = [label for label in MEMORY_LABELS if label in request.labels]
+        if episode_seeds and memory_labels:
+            where = self._filter(memory_labels[0], request)  # the same filter for every memory label
+            links += [(s, n, label, "DERIVED_FROM") for s, n, label in
+                      self.store.derived_memories(episode_seeds, memory_labels, where)]
         if memory_seeds and "Episode" in request.labels:
             allowed = set(request.labels)
             for s, n, label in self.store.linked(memory_seeds, "DERIVED_FROM", outgoing=True):
