@@ -64,8 +64,7 @@ def _vector_index(label: str) -> str:
 class KuzuBackend(Backend):
     """An embedded Kuzu database in a folder on disk."""
 
-    def __init__(self, path: str | os.PathLike[str], *, vector_index_min_rows: int | None = None,
-                 read_only: bool = False):
+    def __init__(self, path: str | os.PathLike[str], *, vector_index_min_rows: int | None = None):
         self.engine = import_engine()
         self.path = Path(path)
         self.url = f"kuzu://{self.path}"
@@ -74,7 +73,7 @@ class KuzuBackend(Backend):
         )
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            self._db = self.engine.Database(str(self.path), read_only=read_only)
+            self._db = self.engine.Database(str(self.path))
         except RuntimeError as exc:
             if "lock" in str(exc).lower():
                 raise DatabaseLockedError(

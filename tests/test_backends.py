@@ -1,0 +1,76 @@
+"""Choosing a backend by URL, and the embedded engine's import."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from alma_graph import GraphMemory, ValidationError
+from alma_graph.backends import BACKENDS, open_backend
+from alma_graph.backends.kuzu import KuzuBackend
+
+
+def test_kuzu_url_with_an_absolute_path_opens_that_folder(tmp_path: Path):
+    backend = open_backend(f"kuzu://{tmp_path}/db")
+    try:
+        assert isinstance(backend, KuzuBackend) and backend.path == tmp_path / "db"
+    finally:
+        backend.close()
+
+
+def test_a_bare_path_opens_embedded_kuzu(tmp_path: Path):
+    backend = open_backend(str(tmp_path / "plain"))
+    try:
+        assert isinstance(backend, KuzuBackend) and backend.path == tmp_path / "plain"
+    finally:
+        backend.close()
+
+
+def test_the_default_url_is_a_folder_under_the_working_directory(tmp_path: Path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("ALMA_GRAPH_URL", raising=False)
+    with GraphMemory(embedder="hashing") as memory:
+        assert memory.backend.path == tmp_path / "alma_graph_data" / "memory.kuzu"
+    assert (tmp_path / "alma_graph_data").is_dir()
+
+
+def test_alma_graph_url_environment_variable_chooses_the_database(tmp_path: Path, monkeypatch):
+    monkeypatch.setenv("ALMA_GRAPH_URL", f"kuzu://{tmp_path}/from-env")
+    with GraphMemory(embedder="hashing") as memory:
+        assert memory.backend.path == tmp_path / "from-env"
+
+
+@pytest.mark.parametrize("url", ["redis://localhost/x", "http://example.com"])
+def test_an_unknown_scheme_is_a_validation_error_naming_the_url(url: str):
+    with pytest.raises(ValidationError) as raised:
+        open_backend(url)
+    assert raised.value.field == "url" and "unknown backend scheme" in str(raised.value)
+
+
+@pytest.mark.parametrize("scheme", ["falkordb", "neo4j", "bolt", "memgraph", "neptune-db", "neptune-graph"])
+def test_server_schemes_are_registered_and_say_they_are_not_available_yet(scheme: str):
+    assert scheme in BACKENDS
+    with pytest.raises(ValidationError) as raised:
+        open_backend(f"{scheme}://localhost:1234/g")
+    assert "not available" in str(raised.value)
+
+
+def test_without_kuzu_the_embedded_backend_uses_ladybug_or_says_what_is_missing():
+    code = (
+        "import sys; sys.modules['kuzu'] = None\n"
+        "from alma_graph.backends.kuzu import import_engine\n"
+        "try:\n"
+        "    print(import_engine().__name__)\n"
+        "except Exception as exc:\n"
+        "    print(type(exc).__name__, exc)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60).stdout
+    try:
+        import ladybug  # noqa: F401
+    except ImportError:
+        assert out.startswith("DependencyMissingError") and "'kuzu'" in out
+    else:
+        assert out.strip() == "ladybug"
