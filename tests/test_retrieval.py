@@ -321,3 +321,17 @@ def test_a_large_batch_into_a_vector_indexed_table_is_written(indexed):
     assert memory.stats()["Episode"] == before + 5
     found = memory.retrieve("more launch notes", "alice", top_k=5, types=["Episode"])
     assert {i.text for i in found} == {f"more launch notes {i}" for i in range(5)}
+
+
+def test_a_match_on_a_superseded_memory_returns_the_version_that_replaced_it(memory, agent):
+    old = memory.add_knowledge(agent, domain="release", fact="production deploys happen every Friday afternoon")
+    memory.add_knowledge(agent, domain="cooking", fact="pasta needs salted water")
+    new = memory.update(old.id, fact="the release train now leaves on Thursday mornings")
+    result = memory.retrieve("production deploys on Friday afternoon", agent, top_k=5)
+    assert result[0].id == new.id
+    assert result[0].explanation.via == f"SUPERSEDES {old.id}"
+    assert "graph" in result[0].explanation.found_by
+    assert old.id not in ids_of(result)
+    # asked for history, the old version is there as itself
+    everything = memory.retrieve("production deploys on Friday afternoon", agent, top_k=5, include_invalidated=True)
+    assert everything[0].id == old.id and not everything[0].memory.is_valid

@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -37,6 +37,7 @@ class _Candidate:
     found_by: set[str] = field(default_factory=set)
     neighbour: float = 0.0
     via: str | None = None
+    superseded: bool = False  # an invalidated match: it leads to its successor, never returned
 
     relevance: float = 0.0
     direct: float = 0.0
@@ -77,7 +78,9 @@ class Retriever:
         pool = max(config.candidates, 2 * request.top_k)
 
         for label in request.labels:
-            where = self._filter(label, request)
+            # Invalidated memories are searched too: a match on an old version leads, along
+            # SUPERSEDES, to the version that replaced it.
+            where = replace(self._filter(label, request), valid_only=False)
             for hit in self.store.vector_search(label, query_vector, pool, where):
                 c = candidates.setdefault(hit.id, _Candidate(label))
                 c.dense = hit.score
@@ -87,15 +90,63 @@ class Retriever:
                 c.lexical_raw = hit.score
                 c.found_by.add("fulltext")
 
+        self._mark_superseded(candidates, request)
         self._fill_dense(candidates, query_vector)
         self._fuse(candidates)
         self._expand(candidates, request, query_vector)
+        self._follow_supersession(candidates, request, query_vector)
+        for node_id in [i for i, c in candidates.items() if c.superseded]:
+            del candidates[node_id]
         self._fuse(candidates)  # graph-reached items join the rankings with their own evidence
         for c in candidates.values():
             c.relevance = scoring.with_graph(c.direct, c.neighbour, config)
 
         now = v.now_ms()
         return self._rank(candidates, request, now, started)
+
+    def _mark_superseded(self, candidates: dict[str, _Candidate], request: RetrievalRequest) -> None:
+        if request.include_invalidated:
+            return
+        by_label: dict[str, list[str]] = defaultdict(list)
+        for node_id, c in candidates.items():
+            if c.label in MEMORY_LABELS:
+                by_label[c.label].append(node_id)
+        for label, ids in by_label.items():
+            valid = self.store.passing(label, ids, self._filter(label, request))
+            for node_id in ids:
+                candidates[node_id].superseded = node_id not in valid
+
+    def _follow_supersession(self, candidates: dict[str, _Candidate], request: RetrievalRequest,
+                             query_vector: np.ndarray) -> None:
+        """Lift the valid successor of every invalidated match (through chains of versions)."""
+        frontier = {i: c.direct for i, c in candidates.items() if c.superseded}
+        for _ in range(5):
+            if not frontier:
+                return
+            successors: dict[str, tuple[str, str, float]] = {}
+            for old, new_id, label in self.store.linked(list(frontier), "SUPERSEDES", outgoing=False):
+                if label in request.labels and frontier[old] > successors.get(new_id, ("", "", -1.0))[2]:
+                    successors[new_id] = (old, label, frontier[old])
+            by_label: dict[str, list[str]] = defaultdict(list)
+            for new_id, (_, label, _) in successors.items():
+                by_label[label].append(new_id)
+            frontier = {}
+            for label, ids in by_label.items():
+                valid = self.store.passing(label, ids, self._filter(label, request))
+                embeddings = self.store.embeddings(label, [i for i in ids if i not in candidates])
+                for new_id in ids:
+                    old, _, lift = successors[new_id]
+                    if new_id not in valid:
+                        frontier[new_id] = lift
+                        continue
+                    c = candidates.setdefault(new_id, _Candidate(label))
+                    if c.dense is None:
+                        emb = embeddings.get(new_id)
+                        c.dense = float(np.dot(emb, query_vector)) if emb is not None else 0.0
+                    if self.config.neighbour_decay * lift > c.neighbour:
+                        c.neighbour = self.config.neighbour_decay * lift
+                        c.via = f"SUPERSEDES {old}"
+                    c.found_by.add("graph")
 
     def _fuse(self, candidates: dict[str, _Candidate]) -> None:
         """Each candidate's direct relevance from its dense and lexical evidence."""
@@ -119,7 +170,8 @@ class Retriever:
     def _expand(self, candidates: dict[str, _Candidate], request: RetrievalRequest,
                 query_vector: np.ndarray) -> None:
         config = self.config
-        seeds = sorted(candidates.items(), key=lambda kv: kv[1].direct, reverse=True)[: config.expand_top]
+        live = [(i, c) for i, c in candidates.items() if not c.superseded]
+        seeds = sorted(live, key=lambda kv: kv[1].direct, reverse=True)[: config.expand_top]
         episode_seeds = [i for i, c in seeds if c.label == "Episode"]
         memory_seeds = [i for i, c in seeds if c.label != "Episode"]
         links: list[tuple[str, str, str, str]] = []  # (seed, neighbour, neighbour label, edge)

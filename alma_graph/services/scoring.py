@@ -73,29 +73,28 @@ def success(memory: Memory | None) -> float:
 
 @dataclass(frozen=True)
 class DenseRange:
-    """Min-max scaling of cosine similarities over one query's candidates.
+    """Cosine similarity rescaled from the query's weakest candidate (0) to a perfect match (1).
 
-    Cosines from a sentence embedder crowd into a narrow band (0.2-0.6 for MiniLM), while
-    BM25 relative to the query's best spans 0-1; scaling both to the same range lets the
-    dense/lexical weight mean what it says.
+    Cosines from a sentence embedder crowd into a narrow band (0.2-0.6 for MiniLM) while BM25
+    relative to the query's best spans 0-1; removing the floor lets the dense/lexical weight
+    mean what it says. The top stays anchored at a perfect match rather than at the best
+    candidate, so when nothing matches, nothing is promoted to a full-strength match.
     """
 
     low: float
-    high: float
 
-    # A handful of candidates can sit within a few hundredths of each other; stretching that
-    # to 0-1 would turn noise into a full-strength signal.
+    # A few candidates can sit within hundredths of each other: keep the floor this far
+    # below the best of them, so noise is not stretched into signal.
     MIN_SPREAD: ClassVar[float] = 0.25
 
     @classmethod
     def of(cls, values: list[float]) -> DenseRange:
         if not values:
-            return cls(0.0, 1.0)
-        low, high = min(values), max(values)
-        return cls(min(low, high - cls.MIN_SPREAD), high)
+            return cls(0.0)
+        return cls(max(-1.0, min(min(values), max(values) - cls.MIN_SPREAD)))
 
     def __call__(self, value: float) -> float:
-        return min(1.0, max(0.0, (value - self.low) / (self.high - self.low)))
+        return min(1.0, max(0.0, (value - self.low) / (1.0 - self.low)))
 
 
 def direct_relevance(dense: float, lexical: float, config: RetrievalConfig) -> float:
