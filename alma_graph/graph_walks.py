@@ -46,15 +46,17 @@ class GraphWalks:
         )
         return {r["id"]: np.asarray(r["e"], dtype=np.float32) for r in rows if r["e"] is not None}
 
-    def session_neighbours(self, ids: Sequence[str], where: SearchFilter) -> list[tuple[str, str]]:
-        """(episode, neighbour) pairs one NEXT step either way, neighbours passing `where`."""
+    def session_neighbours(self, ids: Sequence[str], where: SearchFilter,
+                           hops: int = 1) -> list[tuple[str, str, int]]:
+        """(episode, neighbour, steps) for neighbours up to `hops` NEXT steps either way that
+        pass `where`."""
         predicate, params = where.cypher_where("b")
         rows = self.backend.execute(
-            f"MATCH (a:Episode)-[:NEXT]-(b:Episode) WHERE a.id IN $ids AND {predicate} "
-            "RETURN a.id AS src, b.id AS dst",
+            f"MATCH (a:Episode)-[:NEXT*1..{int(hops)}]-(b:Episode) WHERE a.id IN $ids AND a.id <> b.id "
+            f"AND {predicate} RETURN DISTINCT a.id AS src, b.id AS dst, abs(a.seq - b.seq) AS steps",
             {**params, "ids": list(ids)},
         )
-        return [(r["src"], r["dst"]) for r in rows]
+        return [(r["src"], r["dst"], int(r["steps"])) for r in rows]
 
     def derived_memories(self, episode_ids: Sequence[str], labels: Sequence[str],
                          where: SearchFilter) -> list[tuple[str, str, str]]:

@@ -174,29 +174,30 @@ class Retriever:
         seeds = sorted(live, key=lambda kv: kv[1].direct, reverse=True)[: config.expand_top]
         episode_seeds = [i for i, c in seeds if c.label == "Episode"]
         memory_seeds = [i for i, c in seeds if c.label != "Episode"]
-        links: list[tuple[str, str, str, str]] = []  # (seed, neighbour, neighbour label, edge)
+        links: list[tuple[str, str, str, str, float]] = []  # (seed, neighbour, its label, edge, decay)
 
         if "Episode" in request.labels and episode_seeds:
             where = self._filter("Episode", request)
-            links += [(s, n, "Episode", "NEXT") for s, n in self.store.session_neighbours(episode_seeds, where)]
+            links += [(s, n, "Episode", "NEXT", config.neighbour_decay * config.hop_decay ** (steps - 1))
+                      for s, n, steps in self.store.session_neighbours(episode_seeds, where, config.session_hops)]
         memory_labels = [label for label in MEMORY_LABELS if label in request.labels]
         if episode_seeds and memory_labels:
             where = self._filter(memory_labels[0], request)  # the same filter for every memory label
-            links += [(s, n, label, "DERIVED_FROM") for s, n, label in
+            links += [(s, n, label, "DERIVED_FROM", config.neighbour_decay) for s, n, label in
                       self.store.derived_memories(episode_seeds, memory_labels, where)]
         if memory_seeds and "Episode" in request.labels:
             allowed = set(request.labels)
             for s, n, label in self.store.linked(memory_seeds, "DERIVED_FROM", outgoing=True):
                 if label in allowed:
-                    links.append((s, n, label, "DERIVED_FROM"))
+                    links.append((s, n, label, "DERIVED_FROM", config.neighbour_decay))
 
         new: dict[str, list[str]] = defaultdict(list)
-        for seed, neighbour, label, edge in links:
+        for seed, neighbour, label, edge, decay in links:
             c = candidates.get(neighbour)
             if c is None:
                 c = candidates[neighbour] = _Candidate(label)
                 new[label].append(neighbour)
-            lift = config.neighbour_decay * candidates[seed].direct
+            lift = decay * candidates[seed].direct
             if lift > c.neighbour:
                 c.neighbour = lift
                 c.via = f"{edge} {seed}"

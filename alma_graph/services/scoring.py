@@ -49,6 +49,8 @@ class RetrievalConfig:
     graph_weight: float = 0.5  # how far a strongly matching neighbour lifts an item
     expand_top: int = 25  # candidates whose graph neighbourhood is expanded
     neighbour_decay: float = 1.0  # a neighbour's relevance counts this much through one edge
+    session_hops: int = 1  # how many NEXT steps from a matching turn count as its context
+    hop_decay: float = 0.5  # each NEXT step beyond the first passes on this share of the lift
     recency_half_life_days: float = 30.0
 
 
