@@ -18,7 +18,7 @@ import numpy as np
 from .. import validation as v
 from ..backends.base import SearchFilter
 from ..errors import ValidationError
-from ..model import LearnResult, Memory, Outcome
+from ..model import LearnResult, Memory, MemoryScope, Outcome
 from .memories import MemoryService
 
 
@@ -79,40 +79,32 @@ class Learner:
         scope = self.memories.agent(agent).scope
         notes: list[str] = []
 
-        heuristic = self._existing("Heuristic", recorded, strategy_used, by_type=task_type is not None)
-        if heuristic is None and len(wins) >= self.config.min_occurrences and len(wins) / len(same) >= self.config.min_rate:
-            if scope.allows("Heuristic"):
-                heuristic = self.memories.add(
-                    "Heuristic", agent,
-                    {"condition": condition, "strategy": strategy_used,
-                     "occurrence_count": len(same), "success_count": len(wins)},
-                    confidence=_laplace(len(wins), len(same)),
-                    metadata={"strategy": strategy_used, "condition": condition},
-                    derived_from=[o.id for o in same], reason="learning",
-                )
-                notes.append(f"formed a heuristic from {len(wins)} successes in {len(same)} tries")
-            else:
-                notes.append("a heuristic would have formed, but the agent's scope forbids Heuristic")
+        by_type = task_type is not None
+        origin = {"strategy": strategy_used, "condition": condition}
+
+        heuristic = self._existing("Heuristic", recorded, strategy_used, by_type=by_type)
+        if heuristic is None and self._enough(wins, same, self.config.min_occurrences):
+            heuristic = self._form(
+                "Heuristic", agent, scope, notes,
+                {"condition": condition, "strategy": strategy_used,
+                 "occurrence_count": len(same), "success_count": len(wins)},
+                support=wins, total=len(same), origin=origin, derived_from=same,
+                note=f"formed a heuristic from {len(wins)} successes in {len(same)} tries",
+            )
         elif heuristic is not None:
             heuristic = self._strengthen(heuristic, recorded, success)
             notes.append("updated the heuristic's counts")
 
-        anti = self._existing("AntiPattern", recorded, strategy_used, by_type=task_type is not None)
-        if anti is None and len(losses) >= self.config.min_failures and len(losses) / len(same) >= self.config.min_rate:
-            if scope.allows("AntiPattern"):
-                anti = self.memories.add(
-                    "AntiPattern", agent,
-                    {"pattern": _pattern(strategy_used, condition),
-                     "why_bad": _why_bad(losses),
-                     "better_alternative": _best_alternative(related, strategy_used),
-                     "occurrence_count": len(losses)},
-                    confidence=_laplace(len(losses), len(same)),
-                    metadata={"strategy": strategy_used, "condition": condition},
-                    derived_from=[o.id for o in losses], reason="learning",
-                )
-                notes.append(f"detected an anti-pattern from {len(losses)} failures")
-            else:
-                notes.append("an anti-pattern was detected, but the agent's scope forbids AntiPattern")
+        anti = self._existing("AntiPattern", recorded, strategy_used, by_type=by_type)
+        if anti is None and self._enough(losses, same, self.config.min_failures):
+            anti = self._form(
+                "AntiPattern", agent, scope, notes,
+                {"pattern": _pattern(strategy_used, condition), "why_bad": _why_bad(losses),
+                 "better_alternative": _best_alternative(related, strategy_used),
+                 "occurrence_count": len(losses)},
+                support=losses, total=len(same), origin=origin, derived_from=losses,
+                note=f"detected an anti-pattern from {len(losses)} failures",
+            )
         elif anti is not None and not success:
             count = getattr(anti, "occurrence_count") + 1
             self.store.set_memory_fields("AntiPattern", anti.id, {
@@ -122,6 +114,22 @@ class Learner:
             self.store.add_derivations("AntiPattern", anti.id, [recorded.id], "learning")
             anti = self.store.get_memory(anti.id)
         return LearnResult(outcome=recorded, heuristic=heuristic, anti_pattern=anti, notes=tuple(notes))
+
+    def _enough(self, agreeing: list[Outcome], tries: list[Outcome], minimum: int) -> bool:
+        return len(agreeing) >= minimum and len(agreeing) / len(tries) >= self.config.min_rate
+
+    def _form(self, label: str, agent: str, scope: MemoryScope, notes: list[str], fields: dict[str, object], *,
+              support: list[Outcome], total: int, origin: dict[str, str], derived_from: list[Outcome],
+              note: str) -> Memory | None:
+        """Write a learned memory, or say why the agent's scope kept it from forming."""
+        if not scope.allows(label):
+            notes.append(f"a {label} would have formed, but the agent's scope forbids {label}")
+            return None
+        notes.append(note)
+        return self.memories.add(
+            label, agent, fields, confidence=_laplace(len(support), total), metadata=origin,
+            derived_from=[o.id for o in derived_from], reason="learning",
+        )
 
     def _related(self, outcome: Outcome, *, by_type: bool) -> list[Outcome]:
         """The agent's valid outcomes on tasks like this one (including this one)."""
