@@ -64,7 +64,7 @@ class GraphMemory:
             raise
         self.memories = MemoryService(self.store)
         self.learner = Learner(self.memories, learning)
-        self.retriever = Retriever(self.store, self.embedder, retrieval)
+        self.retriever = Retriever(self.store, retrieval)
 
     # -- agents -----------------------------------------------------------------------------
 

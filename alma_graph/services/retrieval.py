@@ -3,8 +3,9 @@
 1. Candidates: each searchable label's vector index and full-text index, filters inside the query.
 2. Expansion: the best candidates' graph neighbourhood — the turns before and after an episode
    in its session (`NEXT`), the episodes a memory derives from and the memories derived from an
-   episode (`DERIVED_FROM`). A neighbour that matches the query well lifts the item; an item
-   reached only through the graph enters with its own similarity plus that lift.
+   episode (`DERIVED_FROM`), and from a match on a replaced memory its valid successor
+   (`SUPERSEDES`). A neighbour that matches the query well lifts the item; an item reached only
+   through the graph enters with its own similarity plus that lift.
 3. Scoring: similarity, recency, success and confidence (see scoring.py), best first.
 """
 
@@ -19,7 +20,6 @@ import numpy as np
 
 from .. import validation as v
 from ..backends.base import SearchFilter
-from ..embed import Embedder
 from ..errors import ValidationError
 from ..model import MEMORY_TYPES, Memory, MemorySlice, ScoredItem
 from ..schema import MEMORY_LABELS, SEARCHABLE_LABELS
@@ -55,9 +55,8 @@ class RetrievalRequest:
 
 
 class Retriever:
-    def __init__(self, store: GraphStore, embedder: Embedder, config: RetrievalConfig | None = None):
+    def __init__(self, store: GraphStore, config: RetrievalConfig | None = None):
         self.store = store
-        self.embedder = embedder
         self.config = config or RetrievalConfig()
 
     def _filter(self, label: str, request: RetrievalRequest) -> SearchFilter:

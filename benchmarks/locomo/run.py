@@ -90,7 +90,7 @@ def evaluate(paths: list[str], k: int, embedder_spec: str, extra_k: tuple[int, .
     with tempfile.TemporaryDirectory() as folder:
         memory = GraphMemory(f"kuzu://{folder}/locomo", embedder=embedder)
         # The same store and candidates without the graph: what expansion along edges adds.
-        no_graph = Retriever(memory.store, embedder, RetrievalConfig(expand_top=0, graph_weight=0.0))
+        no_graph = Retriever(memory.store, RetrievalConfig(expand_top=0, graph_weight=0.0))
         for path in paths:
             conversation = load(path)
             agent = f"locomo-{conversation.sample_id}"
