@@ -117,6 +117,7 @@ class GraphWalks:
         return {k: sorted(set(vals)) for k, vals in out.items()}
 
     def history(self, root: str, max_depth: int = 10) -> History:
+        """The provenance chain around a node: DERIVED_FROM and SUPERSEDES, both ways, to max_depth."""
         labels = self.labels_of([root])
         learned_by = None
         if labels[root] in MEMORY_LABELS:
@@ -128,13 +129,13 @@ class GraphWalks:
         edges: set[tuple[str, str, str]] = set()
         frontier, seen = [root], {root}
         for _ in range(max_depth):
-            found: list[tuple[str, str, str]] = []
+            found: set[tuple[str, str, str]] = set()
             for rel in PROVENANCE_RELS:
-                found += [(s, rel, d) for s, d, lab in self.linked(frontier, rel, outgoing=True)
-                          if labels.setdefault(d, lab)]
-                found += [(d, rel, s) for s, d, lab in self.linked(frontier, rel, outgoing=False)
-                          if labels.setdefault(d, lab)]
-            new_edges = set(found) - edges
+                for outgoing in (True, False):
+                    for near, far, far_label in self.linked(frontier, rel, outgoing=outgoing):
+                        labels[far] = far_label
+                        found.add((near, rel, far) if outgoing else (far, rel, near))
+            new_edges = found - edges
             edges |= new_edges
             frontier = [n for e in new_edges for n in (e[0], e[2]) if n not in seen]
             seen.update(frontier)
@@ -143,9 +144,9 @@ class GraphWalks:
         nodes = []
         for label, ids in group_by_label(labels).items():
             kind = node_kind(label)
-            agent_col = ", n.valid_to AS valid_to" if label != "Episode" else ""
+            validity = ", n.valid_to AS valid_to" if label != "Episode" else ""
             for r in self.backend.execute(
-                f"MATCH (n:{label}) WHERE n.id IN $ids RETURN n.id AS id, n.text AS text, n.agent AS agent{agent_col}",
+                f"MATCH (n:{label}) WHERE n.id IN $ids RETURN n.id AS id, n.text AS text, n.agent AS agent{validity}",
                 {"ids": ids},
             ):
                 nodes.append(ProvenanceNode(id=r["id"], label=kind.label, text=r["text"], agent=r["agent"],
