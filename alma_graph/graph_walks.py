@@ -41,9 +41,7 @@ class GraphWalks:
         return self.backend.text_search(node_kind(label), terms, k, where)
 
     def embeddings(self, label: str, ids: Sequence[str]) -> dict[str, np.ndarray]:
-        rows = self.backend.execute(
-            f"MATCH (n:{label}) WHERE n.id IN $ids RETURN n.id AS id, n.embedding AS e", {"ids": list(ids)}
-        )
+        rows = self.backend.match_ids(f"(n:{label})", "n", ids, "n.id AS id, n.embedding AS e")
         return {r["id"]: np.asarray(r["e"], dtype=np.float32) for r in rows if r["e"] is not None}
 
     def session_neighbours(self, ids: Sequence[str], where: SearchFilter,
@@ -51,10 +49,11 @@ class GraphWalks:
         """(episode, neighbour, steps) for neighbours up to `hops` NEXT steps either way that
         pass `where`."""
         predicate, params = where.cypher_where("b")
-        rows = self.backend.execute(
-            f"MATCH (a:Episode)-[:NEXT*1..{int(hops)}]-(b:Episode) WHERE a.id IN $ids AND a.id <> b.id "
-            f"AND {predicate} RETURN DISTINCT a.id AS src, b.id AS dst, abs(a.seq - b.seq) AS steps",
-            {**params, "ids": list(ids)},
+        steps = "" if hops == 1 else f"*1..{int(hops)}"  # a plain edge plans far cheaper in Kuzu
+        rows = self.backend.match_ids(
+            f"(a:Episode)-[:NEXT{steps}]-(b:Episode)", "a", ids,
+            "DISTINCT a.id AS src, b.id AS dst, abs(a.seq - b.seq) AS steps",
+            where=f"a.id <> b.id AND {predicate}", params=params,
         )
         return [(r["src"], r["dst"], int(r["steps"])) for r in rows]
 
@@ -76,9 +75,7 @@ class GraphWalks:
     def passing(self, label: str, ids: Sequence[str], where: SearchFilter) -> set[str]:
         """Which of the ids pass the filter."""
         predicate, params = where.cypher_where("n")
-        rows = self.backend.execute(
-            f"MATCH (n:{label}) WHERE n.id IN $ids AND {predicate} RETURN n.id AS id", {**params, "ids": list(ids)}
-        )
+        rows = self.backend.match_ids(f"(n:{label})", "n", ids, "n.id AS id", where=predicate, params=params)
         return {r["id"] for r in rows}
 
     def linked(self, ids: Sequence[str], rel: str, *, outgoing: bool) -> list[tuple[str, str, str]]:
@@ -87,32 +84,25 @@ class GraphWalks:
             raise ValidationError("rel", f"unknown edge type {rel!r}")
         arrow = f"-[:{rel}]->" if outgoing else f"<-[:{rel}]-"
         source = self.backend.any_label(SEARCHABLE_LABELS)
-        union = " UNION ALL ".join(
-            f"MATCH (a{source}){arrow}(b:{label}) WHERE a.id IN $ids RETURN a.id AS src, b.id AS dst, '{label}' AS label"
+        return [
+            (r["src"], r["dst"], label)
             for label in SEARCHABLE_LABELS
-        )
-        return [(r["src"], r["dst"], r["label"]) for r in self.backend.execute(union, {"ids": list(ids)})]
+            for r in self.backend.match_ids(f"(a{source}){arrow}(b:{label})", "a", ids, "a.id AS src, b.id AS dst")
+        ]
 
     def source_ids(self, ids_by_label: dict[str, list[str]]) -> dict[str, list[str]]:
         """For each node, the source_id of every episode it is or derives from (two hops deep)."""
         out: dict[str, list[str]] = defaultdict(list)
         episode_ids = ids_by_label.get("Episode", [])
-        if episode_ids:
-            for r in self.backend.execute(
-                "MATCH (e:Episode) WHERE e.id IN $ids AND e.source_id IS NOT NULL "
-                "RETURN e.id AS id, e.source_id AS sid", {"ids": episode_ids},
-            ):
-                out[r["id"]].append(r["sid"])
+        for r in self.backend.match_ids("(e:Episode)", "e", episode_ids, "e.id AS id, e.source_id AS sid",
+                                        where="e.source_id IS NOT NULL"):
+            out[r["id"]].append(r["sid"])
         memory_ids = [i for label, ids in ids_by_label.items() if label != "Episode" for i in ids]
-        if memory_ids:
-            label_expr = self.backend.any_label(MEMORY_LABELS)
-            for r in self.backend.execute(
-                f"MATCH (m{label_expr})-[:DERIVED_FROM]->(e:Episode) WHERE m.id IN $ids "
-                "AND e.source_id IS NOT NULL RETURN m.id AS id, e.source_id AS sid "
-                f"UNION MATCH (m{label_expr})-[:DERIVED_FROM]->(x{label_expr})-[:DERIVED_FROM]->(e:Episode) "
-                "WHERE m.id IN $ids AND e.source_id IS NOT NULL RETURN m.id AS id, e.source_id AS sid",
-                {"ids": memory_ids},
-            ):
+        memory = self.backend.any_label(MEMORY_LABELS)
+        for pattern in (f"(m{memory})-[:DERIVED_FROM]->(e:Episode)",
+                        f"(m{memory})-[:DERIVED_FROM]->(x{memory})-[:DERIVED_FROM]->(e:Episode)"):
+            for r in self.backend.match_ids(pattern, "m", memory_ids, "m.id AS id, e.source_id AS sid",
+                                            where="e.source_id IS NOT NULL"):
                 out[r["id"]].append(r["sid"])
         return {k: sorted(set(vals)) for k, vals in out.items()}
 

@@ -213,11 +213,12 @@ class GraphStore(GraphWalks):
         ids = list(dict.fromkeys(ids))
         if not ids:
             return {}
-        union = " UNION ALL ".join(
-            f"MATCH (n:{label}) WHERE n.id IN $ids RETURN n.id AS id, '{label}' AS label, n.agent AS agent"
+        rows = [
+            {**r, "label": label}
             for label in SEARCHABLE_LABELS
-        )
-        found = {r["id"]: (r["label"], r["agent"]) for r in self.backend.execute(union, {"ids": ids})}
+            for r in self.backend.match_ids(f"(n:{label})", "n", ids, "n.id AS id, n.agent AS agent")
+        ]
+        found = {r["id"]: (r["label"], r["agent"]) for r in rows}
         missing = [i for i in ids if i not in found]
         if missing:
             raise NotFoundError("memory or episode" if field == "id" else f"{field} target", missing[0])
@@ -248,9 +249,7 @@ class GraphStore(GraphWalks):
 
     def memories_by_label(self, label: str, ids: Sequence[str]) -> list[Memory]:
         kind = node_kind(label)
-        rows = self.backend.execute(
-            f"MATCH (n:{label}) WHERE n.id IN $ids RETURN {_read_properties(kind)}", {"ids": list(ids)}
-        )
+        rows = self.backend.match_ids(f"(n:{label})", "n", ids, _read_properties(kind))
         by_id = {r["id"]: _memory(label, r) for r in rows}
         return [by_id[i] for i in ids if i in by_id]
 
@@ -336,13 +335,13 @@ class GraphStore(GraphWalks):
                 SESSION, [{"id": s, "agent": agent, "started_at": first_time[s]} for s in new_sessions]
             )
             self.backend.create_edges("HAS_SESSION", "Agent", "Session", [(agent, s, {}) for s in new_sessions])
+            # A session's last episode is the one with no NEXT edge out of it.
             tails = {
                 r["session"]: (r["id"], r["seq"])
-                for r in self.backend.execute(
-                    "MATCH (e:Episode) WHERE e.session IN $ids WITH e.session AS s, max(e.seq) AS m "
-                    "MATCH (x:Episode) WHERE x.session = s AND x.seq = m "
-                    "RETURN s AS session, x.id AS id, x.seq AS seq",
-                    {"ids": sessions},
+                for r in self.backend.match_ids(
+                    "(s:Session)<-[:IN_SESSION]-(e:Episode)", "s", [s for s in sessions if s in known],
+                    "s.id AS session, e.id AS id, e.seq AS seq",
+                    where="NOT EXISTS { MATCH (e)-[:NEXT]->(:Episode) }",
                 )
             }
             rows, next_pairs = [], []
@@ -371,9 +370,7 @@ class GraphStore(GraphWalks):
         return {r["id"]: r["agent"] for r in rows}
 
     def episodes(self, ids: Sequence[str]) -> list[Episode]:
-        rows = self.backend.execute(
-            f"MATCH (n:Episode) WHERE n.id IN $ids RETURN {_read_properties(EPISODE)}", {"ids": list(ids)}
-        )
+        rows = self.backend.match_ids("(n:Episode)", "n", ids, _read_properties(EPISODE))
         by_id = {r["id"]: _episode(r) for r in rows}
         return [by_id[i] for i in ids if i in by_id]
 

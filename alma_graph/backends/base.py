@@ -98,6 +98,21 @@ class Backend(ABC):
     def any_label(self, labels: Sequence[str]) -> str:
         """A node-pattern label expression matching a node with any of `labels` (e.g. ':A|B')."""
 
+    def match_ids(self, pattern: str, var: str, ids: Sequence[str], returns: str,
+                  where: str = "", params: Mapping[str, object] | None = None) -> list[Row]:
+        """Rows of `MATCH pattern WHERE var.id IN ids [AND where] RETURN returns`.
+
+        The one statement shape the store uses to start from known nodes; a backend whose planner
+        turns an `IN` list into a scan can run it another way.
+        """
+        if not ids:
+            return []
+        condition = f" AND {where}" if where else ""
+        return self.execute(
+            f"MATCH {pattern} WHERE {var}.id IN $ids{condition} RETURN {returns}",
+            {**(params or {}), "ids": list(ids)},
+        )
+
     def refresh_indexes(self) -> dict[str, str]:
         """Bring search indexes up to date after bulk work; returns what was done per label."""
         return {}
