@@ -1,21 +1,21 @@
 """Embedded Kuzu (or its maintained fork LadybugDB, same API).
 
-What differs from the server databases:
+What differs from the server databases (figures: benchmarks/kuzu_costs):
 - Kuzu has no multi-label nodes, so a memory type is a node table and "any memory" is Kuzu's
   label union `(m:Heuristic:Outcome:...)`.
 - Bulk writes go through Arrow tables (`LOAD FROM $table`): passing 384 floats per row as
-  Python lists costs ~3 ms a row in parameter conversion; Arrow costs ~0.1 ms.
+  Python lists is ~30 times slower.
 - Kuzu 0.11 keeps its full-text index right for one-row inserts but not for multi-row ones
   (`LOAD FROM`/`UNWIND ... CREATE` index only part of the terms), so a multi-row write marks the
-  table's index stale and it is rebuilt when the write commits: rebuilding costs ~0.7 s per 100k
-  rows, inserting row by row ~1 ms a row.
-- Kuzu's HNSW index is expensive to keep: building it costs ~2 ms a row and every insert into
-  an indexed table ~6 ms a row, while an exact cosine scan in Cypher over 100k rows takes about
-  14 ms on 2 cores. So tables below `vector_index_min_rows` are searched exactly (exact results,
-  filters as plain parameters); above it the HNSW index is built once and queried through a
-  filtered projected graph. Writes into an indexed table pay Kuzu's per-row index cost: index
-  DDL is refused inside the explicit transactions that keep a batch atomic, so the index cannot
-  be dropped and rebuilt around one.
+  table's index stale and it is rebuilt when the write commits (a rebuild costs well under a
+  second per 100k rows).
+- Kuzu's HNSW index is expensive to keep: building it costs over a millisecond a row and every
+  insert into an indexed table ~5 ms, while an exact cosine scan in Cypher is as fast as an
+  HNSW query up to ~100k rows and exact. So tables below `vector_index_min_rows` are searched
+  exactly (filters as plain parameters); above it the HNSW index is built once and queried
+  through a filtered projected graph. Writes into an indexed table pay Kuzu's per-row index
+  cost: index DDL is refused inside the explicit transactions that keep a batch atomic, so the
+  index cannot be dropped and rebuilt around one.
 """
 
 from __future__ import annotations
