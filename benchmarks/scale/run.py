@@ -1,7 +1,7 @@
 """Scale: ingest throughput, retrieve latency, index build, disk and peak memory from 1k to 1M items.
 
     .venv/bin/python benchmarks/scale/run.py --sizes 1000 10000 [--million] [--embedder local|hashing] \
-        [--queries 200] [--profile] [--hnsw] [--fix-edge-match] [--merge earlier.json] [--json F] [--png F]
+        [--queries 200] [--profile] [--hnsw] [--merge earlier.json] [--json F] [--png F]
 
 The corpus (corpus.py) is generated English over 8 agents: 90% episodes in 20-turn sessions, 10% typed
 memories. Each size runs in a child process (its own peak RSS), ended by a watchdog if its RSS passes
@@ -16,9 +16,8 @@ memories. Each size runs in a child process (its own peak RSS), ended by a watch
   builds HNSW over every label afterwards and times retrieve on it.
 - retrieve (top 10, all types, one agent per query, after 20 warm-ups): p50/p95 with the query embedding
   excluded (cache warmed with the same texts) and included (new texts), interleaved. Floor: exact top-10 over
-  all the same vectors in numpy. Then one 20-turn session appended per `remember_many`, embedding cached.
-`--fix-edge-match` applies, in the child only, the fix proposed for `KuzuBackend.create_edges` (see
-`fix_edge_match`); without it, writing into a store of ~10k episodes exhausts memory.
+  all the same vectors in numpy; RSS growth per retrieve over those queries. `--profile`: where retrieve time
+  goes over 100 of them. Then one 20-turn session appended per `remember_many`, embedding cached.
 """
 
 from __future__ import annotations
@@ -126,22 +125,6 @@ def ingest(folder: Path, embedder: Embedder, episodes: dict, memories: list) -> 
     return seconds
 
 
-def fix_edge_match() -> None:
-    """The fix proposed for `KuzuBackend.create_edges`, applied in this process only. Kuzu 0.11.3 plans its
-    `LOAD FROM $rows MATCH (a:X {key: src}), (b:Y {key: dst})` as a cross product of both whole tables
-    hash-joined to the rows (memory and time ~ |X| x |Y|); `... MATCH (b:Y ...)` makes it two key lookups."""
-    from alma_graph.backends.kuzu import KuzuBackend
-
-    original = KuzuBackend.execute
-
-    def execute(self, cypher, params=None):
-        if cypher.startswith("LOAD FROM $rows MATCH (a:"):
-            cypher = cypher.replace("}), (b:", "}) MATCH (b:", 1)
-        return original(self, cypher, params)
-
-    KuzuBackend.execute = execute
-
-
 STATE = {"stage": "starting", "result": {}}  # what the watchdog reports if it has to stop the run
 
 
@@ -150,11 +133,15 @@ def stage(size: int, text: str) -> None:
     print(f"[{size:,}] {text}", flush=True)
 
 
+def rss_gb() -> float:
+    return int(Path("/proc/self/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**30
+
+
 def guard(size: int, limit_gb: float, out: str) -> None:
     """End this process, saying during what, when its resident memory passes limit_gb."""
     def watch():
         while True:
-            rss = int(Path("/proc/self/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**30
+            rss = rss_gb()
             if rss > limit_gb:
                 error = f"stopped: RSS {rss:.1f} GB passed --max-rss-gb {limit_gb:g} during '{STATE['stage']}'"
                 Path(out).write_text(json.dumps({**STATE["result"], "size": size, "error": error}))
@@ -231,8 +218,9 @@ def measure(size: int, spec: str, n_queries: int, hnsw: bool, do_profile: bool) 
     qs = queries(WARMUP + 2 * n_queries, seed=size)
     warm, excluded, included = qs[:WARMUP], qs[WARMUP:WARMUP + n_queries], qs[WARMUP + n_queries:]
     r = STATE["result"]
-    r |= {"size": size, "alma_graph_sources": fingerprint, "items": len(texts), "episodes": len(texts) - len(memories), "memories": len(memories),
-         "distinct_text_share": len(set(texts)) / len(texts), "queries": n_queries}
+    r |= {"size": size, "alma_graph_sources": fingerprint, "items": len(texts), "memories": len(memories),
+          "episodes": len(texts) - len(memories), "distinct_text_share": len(set(texts)) / len(texts),
+          "queries": n_queries}
     inner = make_embedder(spec).inner
     inner.embed(["load the model before any timing"])
     r["rss_after_model_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -245,7 +233,8 @@ def measure(size: int, spec: str, n_queries: int, hnsw: bool, do_profile: bool) 
         r["ingest_vs_embedder"] = r["ingest_embed_items_s"] / r["embedder_texts_s"]
         shutil.rmtree(work / "embedded")
         stage(size, "ingest without embedding")
-        r["ingest_noembed_items_s"] = len(texts) / ingest(work / "db", Precomputed(inner, model.vectors), episodes, memories)
+        seconds = ingest(work / "db", Precomputed(inner, model.vectors), episodes, memories)
+        r["ingest_noembed_items_s"] = len(texts) / seconds
         r["disk_mb"] = sum(p.stat().st_blocks * 512 for p in (work / "db").rglob("*")) / 2**20
 
         stage(size, "indexes")
@@ -264,7 +253,10 @@ def measure(size: int, spec: str, n_queries: int, hnsw: bool, do_profile: bool) 
         stage(size, f"retrieve ({n_queries} queries twice)")
         time_retrieve(memory, warm)
         memory.embedder.embed(excluded)
-        pairs = [(retrieve_ms(memory, a, i), retrieve_ms(memory, b, i)) for i, (a, b) in enumerate(zip(excluded, included))]
+        before = rss_gb()
+        pairs = [(retrieve_ms(memory, a, i), retrieve_ms(memory, b, i))
+                 for i, (a, b) in enumerate(zip(excluded, included))]
+        r["rss_growth_per_retrieve_kb"] = (rss_gb() - before) * 2**20 / len(pairs) / 2
         r["retrieve_excluded_ms"], r["retrieve_included_ms"] = (pct([p[j] for p in pairs]) for j in (0, 1))
         matrix, ms = np.stack([model.vectors[t] for t in texts]), []
         for q in memory.embedder.embed(excluded):
@@ -277,7 +269,7 @@ def measure(size: int, spec: str, n_queries: int, hnsw: bool, do_profile: bool) 
         r["retrieve_vs_numpy_p95"] = r["retrieve_excluded_ms"]["p95"] / r["numpy_ms"]["p95"]
         if do_profile:
             stage(size, "profile")
-            r["profile"] = profile(memory, excluded)
+            r["profile"] = profile(memory, excluded[:100])
 
         stage(size, "append sessions")
         base = episodes[AGENTS[0]][:SESSION_TURNS]
@@ -345,6 +337,7 @@ def print_table(report: dict) -> None:
         ("HNSW build (all labels), s", lambda r: f"{r['hnsw_build_s']:.1f}"),
         ("HNSW retrieve p50 / p95, ms", p("hnsw_retrieve_excluded_ms")),
         ("database on disk, MB", lambda r: f"{r['disk_mb']:.0f}"),
+        ("RSS growth per retrieve, KB", lambda r: f"{r['rss_growth_per_retrieve_kb']:.0f}"),
         ("peak RSS (after model load), MB", lambda r: f"{r['peak_rss_mb']:.0f} ({r['rss_after_model_mb']:.0f})"),
         ("load average (start, end)", lambda r: "{:.1f}, {:.1f}".format(*r["loadavg_1min"])),
     ]
@@ -361,9 +354,7 @@ def print_table(report: dict) -> None:
                 cells.append("-")
         print(f"{name:<40}" + "".join(f"{c:>18}" for c in cells))
     for r in runs:
-        fixed = "with" if r.get("edge_match_fixed") else "without"
-        print(f"{r['size']:,}: {r.get('error', f'{fixed} the create_edges fix (--fix-edge-match)')}; "
-              f"alma_graph sources {r.get('alma_graph_sources', '?')}")
+        print(f"{r['size']:,}: alma_graph sources {r.get('alma_graph_sources', '?')}; {r.get('error', 'complete')}")
     print("\ntargets:")
     for what, value, goal, met in targets(runs):
         print(f"  {'PASS' if met else 'MISS'}  {what}: {value:.2f} (target {goal})")
@@ -402,7 +393,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--hnsw", action="store_true", help="also build HNSW over every label, time retrieve on it")
     parser.add_argument("--profile", action="store_true", help="print where retrieve time goes, per size")
-    parser.add_argument("--fix-edge-match", action="store_true", help="apply the proposed create_edges fix")
     parser.add_argument("--max-rss-gb", type=float, default=8.0, help="end a size whose RSS passes this")
     parser.add_argument("--merge", nargs="*", default=[], help="earlier --json reports whose other sizes to include")
     parser.add_argument("--json", help="write every figure to this file")
@@ -412,16 +402,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.child:
         guard(args.child, args.max_rss_gb, args.child_out)
-        if args.fix_edge_match:
-            fix_edge_match()
         result = measure(args.child, args.embedder, args.queries, args.hnsw, args.profile)
-        Path(args.child_out).write_text(json.dumps({**result, "edge_match_fixed": args.fix_edge_match}))
+        Path(args.child_out).write_text(json.dumps(result))
         return 0
 
     runs = {r["size"]: r for path in args.merge for r in json.loads(Path(path).read_text())["runs"]}
     for size in sorted(set(args.sizes + ([args.million_size] if args.million else []))):
         with tempfile.NamedTemporaryFile(suffix=".json") as out:
-            flags = {"--hnsw": args.hnsw, "--profile": args.profile, "--fix-edge-match": args.fix_edge_match}
+            flags = {"--hnsw": args.hnsw, "--profile": args.profile}
             command = [sys.executable, __file__, "--child", str(size), "--child-out", out.name, "--embedder",
                        args.embedder, "--queries", str(args.queries), "--max-rss-gb", str(args.max_rss_gb)]
             # numpy on one thread: on 2 busy cores its BLAS threads wait on each other (10k: p95 0.4 -> 8 ms)
