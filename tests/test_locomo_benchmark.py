@@ -130,3 +130,20 @@ def test_judge_labels_are_parsed_strictly():
     assert llm_judge.parse_label('Sure! {"label": "correct"}')
     assert not llm_judge.parse_label('{"label": "WRONG"}')
     assert not llm_judge.parse_label("I am not sure")
+
+
+def test_scale_benchmark_runs_end_to_end_at_a_small_size(tmp_path: Path):
+    import subprocess
+
+    out = tmp_path / "scale.json"
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "scale" / "run.py"), "--sizes", "300", "--embedder", "hashing",
+         "--queries", "10", "--json", str(out), "--png", str(tmp_path / "scale.png")],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    run = json.loads(out.read_text())["runs"][0]
+    assert run["size"] == 300 and run["items"] == 300
+    assert run["retrieve_excluded_ms"]["p95"] > 0 and run["numpy_ms"]["p95"] > 0
+    assert (tmp_path / "scale.png").stat().st_size > 0
+    assert "retrieve p50 / p95" in done.stdout
