@@ -1,5 +1,5 @@
-"""The LoCoMo benchmark harness: the loader, recall against evidence, baselines, and the
-LLM-judged mode spoken over the real chat-completions protocol to a local server."""
+"""The benchmark harnesses: LoCoMo (loader, recall, baselines, and the LLM-judged mode spoken over
+the real chat-completions protocol to a local server), and the scale benchmark end to end."""
 
 from __future__ import annotations
 
