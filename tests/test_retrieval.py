@@ -335,3 +335,15 @@ def test_a_match_on_a_superseded_memory_returns_the_version_that_replaced_it(mem
     # asked for history, the old version is there as itself
     everything = memory.retrieve("production deploys on Friday afternoon", agent, top_k=5, include_invalidated=True)
     assert everything[0].id == old.id and not everything[0].memory.is_valid
+
+
+def test_episodes_written_in_one_batch_are_all_in_the_full_text_index(memory, agent):
+    # Kuzu 0.11 does not keep its full-text index right for multi-row inserts; the backend
+    # rebuilds it after the batch commits, so the last turn's rare word is found by BM25.
+    turns = [{"text": f"common chatter number {i} about nothing", "session": "bulk"} for i in range(50)]
+    turns.append({"text": "the quarterly zeppelin budget was approved", "session": "bulk"})
+    memory.remember_many(agent, turns)
+    result = memory.retrieve("zeppelin?", agent, top_k=3, types=["Episode"])
+    assert "zeppelin" in result[0].text
+    assert "fulltext" in result[0].explanation.found_by
+    assert result[0].explanation.relevance["lexical"] == 1.0
