@@ -146,6 +146,7 @@ def guard(size: int, limit_gb: float, out: str) -> None:
                 error = f"stopped: RSS {rss:.1f} GB passed --max-rss-gb {limit_gb:g} during '{STATE['stage']}'"
                 Path(out).write_text(json.dumps({**STATE["result"], "size": size, "error": error}))
                 print(f"[{size:,}] {error}", flush=True)
+                shutil.rmtree(STATE.get("work", "/nonexistent"), ignore_errors=True)
                 os._exit(3)
             time.sleep(0.05)
 
@@ -224,7 +225,7 @@ def measure(size: int, spec: str, n_queries: int, hnsw: bool, do_profile: bool) 
     inner = make_embedder(spec).inner
     inner.embed(["load the model before any timing"])
     r["rss_after_model_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    work = Path(tempfile.mkdtemp(prefix=f"alma-scale-{size}-"))
+    work = STATE["work"] = Path(tempfile.mkdtemp(prefix=f"alma-scale-{size}-"))
     try:
         stage(size, f"ingest with embedding ({len(texts):,} items)")
         model = Recording(inner)
