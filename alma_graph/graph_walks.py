@@ -60,17 +60,21 @@ class GraphWalks:
     def derived_memories(self, episode_ids: Sequence[str], labels: Sequence[str],
                          where: SearchFilter) -> list[tuple[str, str, str]]:
         """(episode, memory, memory label) for memories of `labels` derived from the episodes,
-        the memories passing `where`; one round trip for all labels."""
-        if not labels or not episode_ids:
+        the memories passing `where`."""
+        if not episode_ids:
             return []
         predicate, params = where.cypher_where("m")
-        union = " UNION ALL ".join(
-            f"MATCH (m:{label})-[:DERIVED_FROM]->(e:Episode) WHERE e.id IN $ids AND {predicate} "
-            f"RETURN e.id AS src, m.id AS dst, '{label}' AS label"
+        # One statement per label rather than a UNION: Kuzu 0.11.3 can reuse the plan of a
+        # plain statement, not of a UNION, and each unreused plan leaks memory.
+        return [
+            (r["src"], r["dst"], label)
             for label in labels
-        )
-        rows = self.backend.execute(union, {**params, "ids": list(episode_ids)})
-        return [(r["src"], r["dst"], r["label"]) for r in rows]
+            for r in self.backend.execute(
+                f"MATCH (m:{label})-[:DERIVED_FROM]->(e:Episode) WHERE e.id IN $ids AND {predicate} "
+                "RETURN e.id AS src, m.id AS dst",
+                {**params, "ids": list(episode_ids)},
+            )
+        ]
 
     def passing(self, label: str, ids: Sequence[str], where: SearchFilter) -> set[str]:
         """Which of the ids pass the filter."""
