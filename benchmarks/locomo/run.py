@@ -84,6 +84,7 @@ def evaluate(paths: list[str], k: int, embedder_spec: str, extra_k: tuple[int, .
     per_q: dict[str, list[dict]] = defaultdict(list)
     latencies: list[float] = []
     ingest_s = 0.0
+    turns = 0
     total_turn_tokens = []
     verdicts: dict[str, list[tuple[int, bool]]] = defaultdict(list)
     judged = 0
@@ -98,6 +99,7 @@ def evaluate(paths: list[str], k: int, embedder_spec: str, extra_k: tuple[int, .
             started = time.perf_counter()
             memory.remember_many(agent, conversation.episodes())
             ingest_s += time.perf_counter() - started
+            turns += len(conversation.turns)
             baselines = Baselines(conversation, embedder)
             total_turn_tokens.append(sum(count_tokens(t) for t in baselines.texts))
             for q in conversation.questions:
@@ -165,6 +167,7 @@ def evaluate(paths: list[str], k: int, embedder_spec: str, extra_k: tuple[int, .
         "alma_retrieve_ms": {"p50": latencies[len(latencies) // 2],
                              "p95": latencies[int(len(latencies) * 0.95)]},
         "ingest_s": ingest_s,
+        "turns": turns,
         "mean_conversation_tokens": statistics.fmean(total_turn_tokens),
     }
 
@@ -216,7 +219,7 @@ def print_table(report: dict) -> None:
     for name, entry in sorted(report["methods"].items(), key=lambda kv: (int(kv[0].split('@')[1]), kv[0])):
         print(f"{name:<16}" + "".join(f"{entry[c]:>15.3f}" if entry[c] is not None else f"{'-':>15}" for c in cols))
     lat = report["alma_retrieve_ms"]
-    print(f"alma-graph retrieve p50 {lat['p50']:.1f} ms, p95 {lat['p95']:.1f} ms; ingest {report['ingest_s']:.1f} s; "
+    print(f"alma-graph retrieve p50 {lat['p50']:.1f} ms, p95 {lat['p95']:.1f} ms; ingest of {report['turns']:,} turns {report['ingest_s']:.1f} s; "
           f"whole conversation ~{report['mean_conversation_tokens']:.0f} tokens")
     judged = report["llm_judged"]
     if judged is None:
