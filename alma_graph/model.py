@@ -312,12 +312,15 @@ class MemorySlice(BaseModel):
         return list(seen)
 
     def to_context(self) -> str:
-        """The items as plain text lines, for a prompt."""
+        """The items as plain text lines for a prompt, each led by its date and kind, so a model
+        can resolve "yesterday" or "last week" in what was said."""
         lines = []
         for item in self.items:
-            when = item.episode.timestamp.date().isoformat() if item.episode else ""
-            label = item.memory.type if item.memory else f"Episode {when}".strip()
-            lines.append(f"[{label}] {item.text}")
+            if item.episode is not None:
+                when, kind = item.episode.timestamp, "Episode"
+            else:
+                when, kind = item.memory.valid_from, item.memory.type  # type: ignore[union-attr]
+            lines.append(f"[{when.date().isoformat()} {kind}] {item.text}")
         return "\n".join(lines)
 
 

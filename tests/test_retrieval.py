@@ -279,9 +279,11 @@ def test_retrieve_on_an_empty_store_returns_nothing(memory, agent):
 def test_memory_slice_renders_as_prompt_context(memory, agent):
     memory.add_knowledge(agent, domain="python", fact="f-strings are fast")
     memory.remember("we talked about f-strings", agent, timestamp=T0)
-    context = memory.retrieve("f-strings", agent).to_context()
-    assert "[DomainKnowledge] [python] f-strings are fast" in context
-    assert "[Episode 2024-03-01] we talked about f-strings" in context
+    result = memory.retrieve("f-strings", agent)
+    context = result.to_context()
+    knowledge = next(i.memory for i in result if i.memory is not None)
+    assert f"[{knowledge.valid_from.date().isoformat()} DomainKnowledge] [python] f-strings are fast" in context
+    assert "[2024-03-01 Episode] we talked about f-strings" in context
 
 
 # -- the HNSW path (normally only above 150k rows; forced here with vector_index_min_rows=1) ----

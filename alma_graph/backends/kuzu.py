@@ -7,8 +7,8 @@ What differs from the server databases (figures: benchmarks/kuzu_costs):
   Python lists is ~30 times slower.
 - Kuzu 0.11 keeps its full-text index right for one-row inserts but not for multi-row ones
   (`LOAD FROM`/`UNWIND ... CREATE` index only part of the terms), so a multi-row write marks the
-  table's index stale and it is rebuilt when the write commits (a rebuild costs well under a
-  second per 100k rows).
+  table's index stale and it is rebuilt when the write commits (a rebuild costs about a second
+  per 100k rows).
 - Kuzu's HNSW index is expensive to keep: building it costs over a millisecond a row and every
   insert into an indexed table ~5 ms, while an exact cosine scan in Cypher is as fast as an
   HNSW query up to ~100k rows and exact. So tables below `vector_index_min_rows` are searched

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 
 ANSWER_PROMPT = """You answer questions about a long conversation between two people.
-Use only the memories below. Each line starts with the date it was said; turn relative dates
+Use only the memories below. Each line starts with the date it was said or learned; turn relative dates
 ("yesterday", "last week") into absolute ones using that date. Answer in a short phrase.
 
 Memories:

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 from rank_bm25 import BM25Okapi
 
-from alma_graph import GraphMemory, MemoryScope
+from alma_graph import GraphMemory, MemoryScope, MemorySlice
 from alma_graph.embed import make_embedder
 from alma_graph.locomo import CATEGORIES, Conversation, load
 from alma_graph.services.retrieval import RetrievalRequest, Retriever
@@ -120,7 +120,7 @@ def evaluate(paths: list[str], k: int, embedder_spec: str, extra_k: tuple[int, .
                     dates = {t.dia_id: t.timestamp.date().isoformat() for t in conversation.turns}
                     ids, texts = baselines.top("fusion", q.question, k)
                     contexts = {
-                        "alma-graph": MemorySliceView(result.items[:k]).context(),
+                        "alma-graph": MemorySlice(query=q.question, agent=agent, items=result.items[:k], took_ms=0).to_context(),
                         "fusion": "\n".join(f"[{dates[i]}] {t}" for i, t in zip(ids, texts)),
                     }
                     for name, context in contexts.items():
@@ -170,20 +170,6 @@ def evaluate(paths: list[str], k: int, embedder_spec: str, extra_k: tuple[int, .
         "turns": turns,
         "mean_conversation_tokens": statistics.fmean(total_turn_tokens),
     }
-
-
-class MemorySliceView:
-    """The items of a slice as the dated lines an answering model reads."""
-
-    def __init__(self, items):
-        self.items = items
-
-    def context(self) -> str:
-        lines = []
-        for item in self.items:
-            when = (item.episode.timestamp if item.episode else item.memory.valid_from).date().isoformat()
-            lines.append(f"[{when}] {item.text}")
-        return "\n".join(lines)
 
 
 def plot(report: dict, path: str) -> None:
