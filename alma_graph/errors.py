@@ -56,3 +56,8 @@ class BackendError(AlmaGraphError):
 
 class DatabaseLockedError(BackendError):
     """Another process holds the embedded database open for writing."""
+
+
+class TransientBackendError(BackendError):
+    """A failure the database says may pass (leader change, deadlock, lost connection): the
+    whole atomic write that hit it is safe to run again."""

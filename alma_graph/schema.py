@@ -23,6 +23,9 @@ class NodeKind:
     key: str
     properties: tuple[tuple[str, str], ...]
     searchable: bool = False  # has an embedding and retrieval text: vector + full-text indexes
+    # Wider labels the node also carries where a database has multi-label nodes (the servers),
+    # so "any memory" is one indexed label there; Kuzu reads a union of tables instead.
+    families: tuple[str, ...] = ()
 
     @property
     def property_names(self) -> tuple[str, ...]:
@@ -69,6 +72,7 @@ EPISODE = NodeKind(
      ("embedding", VECTOR), ("timestamp", INT), ("seq", INT), ("source_id", STRING),
      ("created_at", INT), ("metadata", STRING)),
     searchable=True,
+    families=("Searchable",),
 )
 SCHEMA_INFO = NodeKind(
     "AlmaGraphSchema",
@@ -80,13 +84,17 @@ SCHEMA_INFO = NodeKind(
 
 def memory_kind(label: str) -> NodeKind:
     own = tuple((name, _PY_TYPES[t]) for name, t in MEMORY_TYPES[label].own_fields().items())
-    return NodeKind(label, "id", MEMORY_COMMON + own, searchable=True)
+    return NodeKind(label, "id", MEMORY_COMMON + own, searchable=True, families=("Memory", "Searchable"))
 
 
 MEMORY_KINDS: tuple[NodeKind, ...] = tuple(memory_kind(label) for label in MEMORY_TYPES)
 MEMORY_LABELS: tuple[str, ...] = tuple(k.label for k in MEMORY_KINDS)
 NODE_KINDS: tuple[NodeKind, ...] = (SCHEMA_INFO, AGENT, SESSION, EPISODE) + MEMORY_KINDS
 SEARCHABLE_LABELS: tuple[str, ...] = ("Episode",) + MEMORY_LABELS
+FAMILIES: dict[str, frozenset[str]] = {
+    family: frozenset(k.label for k in NODE_KINDS if family in k.families)
+    for family in ("Memory", "Searchable")
+}
 
 _EDGE_PROPS = (("at", INT), ("reason", STRING))
 REL_KINDS: tuple[RelKind, ...] = (

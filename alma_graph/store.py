@@ -111,7 +111,8 @@ class GraphStore(GraphWalks):
             "cannot_learn": _dumps(list(scope.cannot_learn)),
             "description": scope.description,
         }
-        with self.backend.transaction():
+
+        def write() -> None:
             existing = self.backend.execute(
                 "MATCH (a:Agent {name: $name}) RETURN a.created_at AS created_at", {"name": scope.agent}
             )
@@ -123,6 +124,8 @@ class GraphStore(GraphWalks):
                 )
             else:
                 self.backend.create_nodes(AGENT, [{**row, "created_at": v.now_ms()}])
+
+        self.backend.atomically(write)
         return self.get_agent(scope.agent)
 
     def get_agent(self, name: str) -> Agent:
@@ -190,7 +193,8 @@ class GraphStore(GraphWalks):
             if old_label not in MEMORY_LABELS:
                 raise ValidationError("supersedes", f"{old_id!r} is an {old_label}, not a memory")
         edge = {"at": now, "reason": reason}
-        with self.backend.transaction():
+
+        def write() -> None:
             self.backend.create_nodes(node_kind(label), [row])
             self.backend.create_edges("LEARNED", "Agent", label, [(agent, memory_id, edge)])
             for target_label, ids in _group(sources).items():
@@ -206,6 +210,8 @@ class GraphStore(GraphWalks):
                     "SET n.valid_to = $now, n.updated_at = $now",
                     {"ids": ids, "now": now},
                 )
+
+        self.backend.atomically(write)
         return self.get_memory(memory_id)
 
     def locate(self, ids: Iterable[str], *, field: str = "id") -> dict[str, tuple[str, str]]:
@@ -324,7 +330,8 @@ class GraphStore(GraphWalks):
         sessions = list(dict.fromkeys(e.session for e in inputs))
         now = v.now_ms()
         embeddings = self.embed([e.text for e in inputs])
-        with self.backend.transaction():
+
+        def write() -> list[Row]:
             known = self.session_owners(sessions)
             for sid, owner in known.items():
                 if owner != agent:
@@ -335,15 +342,7 @@ class GraphStore(GraphWalks):
                 SESSION, [{"id": s, "agent": agent, "started_at": first_time[s]} for s in new_sessions]
             )
             self.backend.create_edges("HAS_SESSION", "Agent", "Session", [(agent, s, {}) for s in new_sessions])
-            # A session's last episode is the one with no NEXT edge out of it.
-            tails = {
-                r["session"]: (r["id"], r["seq"])
-                for r in self.backend.match_ids(
-                    "(s:Session)<-[:IN_SESSION]-(e:Episode)", "s", [s for s in sessions if s in known],
-                    "s.id AS session, e.id AS id, e.seq AS seq",
-                    where="NOT EXISTS { MATCH (e)-[:NEXT]->(:Episode) }",
-                )
-            }
+            tails = self._session_tails([s for s in sessions if s in known])
             rows, next_pairs = [], []
             for e, emb in zip(inputs, embeddings):
                 eid = new_id("ep")
@@ -360,7 +359,22 @@ class GraphStore(GraphWalks):
             self.backend.create_nodes(EPISODE, rows)
             self.backend.create_edges("IN_SESSION", "Episode", "Session", [(r["id"], r["session"], {}) for r in rows])
             self.backend.create_edges("NEXT", "Episode", "Episode", next_pairs)
+            return rows
+
+        rows = self.backend.atomically(write)
         return [_episode(r) for r in rows]
+
+    def _session_tails(self, sessions: Sequence[str]) -> dict[str, tuple[str, int]]:
+        """(id, seq) of each session's last episode, the one new episodes follow."""
+        if not sessions:
+            return {}
+        rows = self.backend.execute(
+            "MATCH (s:Session)<-[:IN_SESSION]-(e:Episode) WHERE s.id IN $ids "
+            "WITH s, max(e.seq) AS last MATCH (t:Episode)-[:IN_SESSION]->(s) WHERE t.seq = last "
+            "RETURN s.id AS session, t.id AS id, t.seq AS seq",
+            {"ids": list(sessions)},
+        )
+        return {r["session"]: (r["id"], int(r["seq"])) for r in rows}
 
     def session_owners(self, sessions: Sequence[str]) -> dict[str, str]:
         """The agent each existing session belongs to."""

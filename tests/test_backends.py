@@ -50,14 +50,6 @@ def test_an_unknown_scheme_is_a_validation_error_naming_the_url(url: str):
     assert raised.value.field == "url" and "unknown backend scheme" in str(raised.value)
 
 
-@pytest.mark.parametrize("scheme", ["falkordb", "neo4j", "bolt", "memgraph", "neptune-db", "neptune-graph"])
-def test_server_schemes_are_registered_and_say_they_are_not_available_yet(scheme: str):
-    assert scheme in BACKENDS
-    with pytest.raises(ValidationError) as raised:
-        open_backend(f"{scheme}://localhost:1234/g")
-    assert "not available" in str(raised.value)
-
-
 def test_without_kuzu_the_embedded_backend_uses_ladybug_or_says_what_is_missing():
     code = (
         "import sys; sys.modules['kuzu'] = None\n"

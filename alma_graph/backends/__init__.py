@@ -1,11 +1,12 @@
 """Backends chosen by URL scheme.
 
-`kuzu:///path/to/folder` (or a bare path) opens embedded Kuzu. The server schemes are registered
-here so that a URL names its backend unambiguously even before its module exists.
+`kuzu:///path/to/folder` (or a bare path) opens embedded Kuzu; each server scheme opens its
+module's `open_url`, imported only when used so that a driver is needed only by its users.
 """
 
 from __future__ import annotations
 
+import importlib
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -27,11 +28,9 @@ def _open_kuzu(url: str, **options: object) -> Backend:
     return KuzuBackend(path, **options)  # type: ignore[arg-type]
 
 
-def _not_yet(scheme: str) -> Callable[..., Backend]:
-    def opener(url: str, **_: object) -> Backend:
-        raise ValidationError(
-            "url", f"the {scheme}:// backend is not available in this version of alma-graph yet"
-        )
+def _server(module: str) -> Callable[..., Backend]:
+    def opener(url: str, **options: object) -> Backend:
+        return importlib.import_module(f".{module}", __package__).open_url(url, **options)
 
     return opener
 
@@ -39,8 +38,11 @@ def _not_yet(scheme: str) -> Callable[..., Backend]:
 BACKENDS: dict[str, Callable[..., Backend]] = {
     "kuzu": _open_kuzu,
     "ladybug": _open_kuzu,
-    **{s: _not_yet(s) for s in ("falkordb", "neo4j", "neo4j+s", "bolt", "bolt+s", "memgraph",
-                                "neptune-db", "neptune-graph")},
+    "falkordb": _server("falkordb"),
+    "falkordb+bolt": _server("falkordb"),  # FalkorDB's (experimental) Bolt endpoint
+    **{s: _server("neo4j") for s in ("neo4j", "neo4j+s", "neo4j+ssc", "bolt", "bolt+s", "bolt+ssc")},
+    **{s: _server("memgraph") for s in ("memgraph", "memgraph+s")},
+    **{s: _server("neptune") for s in ("neptune-db", "neptune-graph")},
 }
 
 

@@ -8,16 +8,22 @@ inside the query.
 
 from __future__ import annotations
 
+import logging
+import time
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import numpy as np
 
+from ..errors import TransientBackendError
 from ..schema import NodeKind, RelKind
 
 Row = dict[str, object]
+T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -65,6 +71,23 @@ class Backend(ABC):
     @contextmanager
     def transaction(self) -> Iterator[None]:
         """Group the statements run inside into one atomic write."""
+
+    attempts = 4  # runs of one atomic write that hits transient failures
+
+    def atomically(self, work: Callable[[], T]) -> T:
+        """Run `work` (reads and writes) as one transaction, running it again from the start
+        when the database reports a transient failure (a cluster's leader change, a deadlock):
+        the statements of a failed attempt were rolled back, so a second run is safe."""
+        for attempt in range(1, self.attempts + 1):
+            try:
+                with self.transaction():
+                    return work()
+            except TransientBackendError as exc:
+                if attempt == self.attempts:
+                    raise
+                log.warning("transient failure (%s); attempt %d of %d", exc, attempt + 1, self.attempts)
+                time.sleep(0.05 * 2 ** attempt)
+        raise AssertionError("unreachable")
 
     @abstractmethod
     def ensure_schema(self, nodes: Sequence[NodeKind], rels: Sequence[RelKind], dimension: int) -> None:

@@ -1,0 +1,241 @@
+"""What the server graph databases share: Cypher over a network transport.
+
+A server backend is a dialect (this class's subclasses: DDL, vector and full-text procedures,
+how a score reads) over a transport (`Transport`: the Bolt driver, FalkorDB's Redis protocol,
+Neptune's HTTPS API). The servers are schemaless, so a node carries its label plus its
+families (`Memory`, `Searchable`: see schema.py), which lets "any memory" be one indexed label.
+
+Writes are batched `UNWIND $rows` statements. A database without multi-statement transactions
+(FalkorDB) gets compensation instead: when an atomic write fails halfway, the nodes it created
+are deleted again (with their edges), so a failed write leaves nothing behind but the in-place
+updates that had already run. A crash of the client mid-write can still leave a partial write
+there; that is the stated limit of such a database.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from abc import ABC, abstractmethod
+from collections import defaultdict
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+
+import numpy as np
+
+from ..errors import BackendError, ValidationError
+from ..schema import FAMILIES, NodeKind, RelKind
+from .base import Backend, Hit, Row, SearchFilter
+
+_WRITE = re.compile(r"\b(CREATE|MERGE|SET|DELETE|REMOVE|DROP)\b|\bCALL\s+db\.(create|idx\.\w+\.create)", re.I)
+
+
+def is_write(cypher: str) -> bool:
+    """Whether a statement of ours writes (for routing reads to cluster followers). Our
+    statements carry every value as a parameter, so keywords never hide inside literals."""
+    return bool(_WRITE.search(cypher))
+
+
+class Transport(ABC):
+    """How Cypher reaches one server."""
+
+    #: whether `transaction()` makes the statements inside one atomic write
+    atomic: bool = True
+
+    @abstractmethod
+    def run(self, cypher: str, params: Mapping[str, object]) -> list[Row]:
+        """Run one statement (inside the current transaction, if one is open on this thread)."""
+
+    @abstractmethod
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Open a transaction on this thread; commit on success, roll back on an exception."""
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+
+def plain(value: object) -> object:
+    """A parameter value as the drivers take it: numpy arrays and scalars become Python ones."""
+    if isinstance(value, np.ndarray):
+        return value.astype(float).tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    return value
+
+
+class ServerBackend(Backend):
+    """A Cypher server database. Subclasses give the dialect; the transport is handed in."""
+
+    batch_size = 500  # rows per UNWIND statement
+    #: whether the database itself keeps several statements atomic (FalkorDB does not)
+    multi_statement_transactions = True
+    #: how many more hits than asked a vector/full-text query fetches before the scope filter
+    overfetch = 4
+
+    def __init__(self, transport: Transport, url: str):
+        self.transport = transport
+        self.url = url
+        self._dimension: int | None = None
+        self._local = threading.local()  # compensation log of the open non-atomic write
+
+    # -- statements -------------------------------------------------------------------------
+
+    def execute(self, cypher: str, params: Mapping[str, object] | None = None) -> list[Row]:
+        return self.transport.run(cypher, {k: plain(v) for k, v in (params or {}).items()})
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        if self.multi_statement_transactions and self.transport.atomic:
+            with self.transport.transaction():
+                yield
+            return
+        if getattr(self._local, "created", None) is not None:  # nested: the outer one compensates
+            yield
+            return
+        self._local.created = defaultdict(list)
+        try:
+            yield
+        except BaseException:
+            self._compensate(self._local.created)
+            raise
+        finally:
+            self._local.created = None
+
+    def _compensate(self, created: dict[tuple[str, str], list[object]]) -> None:
+        for (label, key), keys in created.items():
+            for start in range(0, len(keys), self.batch_size):
+                self.execute(f"MATCH (n:{label}) WHERE n.{key} IN $keys DETACH DELETE n",
+                             {"keys": keys[start:start + self.batch_size]})
+
+    # -- schema -----------------------------------------------------------------------------
+
+    def has_schema(self) -> bool:
+        return bool(self.execute("MATCH (s:AlmaGraphSchema) RETURN s.key AS key LIMIT 1"))
+
+    def ensure_schema(self, nodes: Sequence[NodeKind], rels: Sequence[RelKind], dimension: int) -> None:
+        self._dimension = dimension
+        keyed = {(kind.label, kind.key) for kind in nodes}
+        keyed |= {(family, "id") for kind in nodes for family in kind.families}
+        for label, key in sorted(keyed):
+            self.create_key_index(label, key)
+        for kind in nodes:
+            if kind.searchable:
+                self.create_vector_index(kind.label, dimension)
+                self.create_text_index(kind.label)
+
+    @abstractmethod
+    def create_key_index(self, label: str, key: str) -> None:
+        """An index (unique where the database can enforce it) on the key; idempotent."""
+
+    @abstractmethod
+    def create_vector_index(self, label: str, dimension: int) -> None:
+        """The label's native cosine vector index on `embedding`; idempotent."""
+
+    @abstractmethod
+    def create_text_index(self, label: str) -> None:
+        """The label's native full-text index on `text`; idempotent."""
+
+    # -- writes -----------------------------------------------------------------------------
+
+    def node_assignments(self, kind: NodeKind) -> str:
+        """The SET clause that stores `row` on the new node `n` (vectors may need a function)."""
+        return "SET n = row"
+
+    def create_nodes(self, kind: NodeKind, rows: Sequence[Row]) -> None:
+        if not rows:
+            return
+        labels = ":".join((kind.label, *kind.families))
+        statement = f"UNWIND $rows AS row CREATE (n:{labels}) {self.node_assignments(kind)}"
+        created = getattr(self._local, "created", None)
+        for start in range(0, len(rows), self.batch_size):
+            batch = [plain({k: v for k, v in row.items() if v is not None})
+                     for row in rows[start:start + self.batch_size]]
+            if created is not None:  # logged first: a statement that fails may have written
+                created[(kind.label, kind.key)].extend(r[kind.key] for r in batch)
+            self.execute(statement, {"rows": batch})
+
+    def create_edges(self, rel: str, from_label: str, to_label: str,
+                     pairs: Sequence[tuple[str, str, Row]]) -> None:
+        if not pairs:
+            return
+        from_key = "name" if from_label == "Agent" else "id"
+        to_key = "name" if to_label == "Agent" else "id"
+        statement = (
+            f"UNWIND $pairs AS p MATCH (a:{from_label} {{{from_key}: p.src}}) "
+            f"MATCH (b:{to_label} {{{to_key}: p.dst}}) CREATE (a)-[r:{rel}]->(b) SET r = p.props"
+        )
+        for start in range(0, len(pairs), self.batch_size):
+            batch = [{"src": s, "dst": d, "props": {k: v for k, v in props.items() if v is not None}}
+                     for s, d, props in pairs[start:start + self.batch_size]]
+            self.execute(statement, {"pairs": batch})
+
+    # -- search -----------------------------------------------------------------------------
+
+    @abstractmethod
+    def vector_query(self, label: str, predicate: str) -> str:
+        """Cypher returning `id` and `score` of the nearest `$fetch` nodes to `$q` passing
+        `predicate` (on `node`), best first."""
+
+    @abstractmethod
+    def similarity(self, score: float) -> float:
+        """The cosine similarity a vector query's score stands for."""
+
+    @abstractmethod
+    def text_query(self, label: str, predicate: str) -> str:
+        """Cypher returning `id` and `score` (higher is better) of the best `$fetch` full-text
+        matches of `$q` passing `predicate` (on `node`)."""
+
+    def text_terms(self, terms: str) -> str:
+        """The words of a query (already reduced to \\w+ words) in the engine's query syntax."""
+        return terms
+
+    def vector_search(self, kind: NodeKind, vector: np.ndarray, k: int, where: SearchFilter) -> list[Hit]:
+        query = np.asarray(vector, dtype=np.float32)
+        if self._dimension is not None and query.shape != (self._dimension,):
+            raise ValidationError("vector", f"has shape {query.shape}, the database stores {self._dimension}-d vectors")
+        hits = self._filtered(kind.label, self.vector_query, where, k, {"q": query.tolist()})
+        return [Hit(h.id, self.similarity(h.score)) for h in hits]
+
+    def text_search(self, kind: NodeKind, query: str, k: int, where: SearchFilter) -> list[Hit]:
+        return self._filtered(kind.label, self.text_query, where, k, {"q": self.text_terms(query)})
+
+    def _filtered(self, label: str, make_query, where: SearchFilter, k: int,
+                  params: dict[str, object]) -> list[Hit]:
+        """The index returns its nearest nodes before the scope filter in the same query drops
+        other agents' and invalid ones; fetch more until k pass or the index is exhausted."""
+        predicate, filter_params = where.cypher_where("node")
+        if where.exclude_ids:
+            predicate += " AND NOT node.id IN $f_exclude"
+            filter_params["f_exclude"] = list(where.exclude_ids)
+        statement = make_query(label, predicate)
+        fetch = max(self.overfetch * (k + len(where.exclude_ids)), 20)
+        total: int | None = None
+        while True:
+            rows = self.execute(statement, {**params, **filter_params, "fetch": fetch, "k": int(k)})
+            if len(rows) >= k:
+                break
+            if total is None:
+                total = int(self.execute(f"MATCH (n:{label}) RETURN count(n) AS c")[0]["c"])
+            if fetch >= total:
+                break
+            fetch *= 4
+        return [Hit(r["id"], float(r["score"])) for r in rows[:k]]
+
+    # -- reads ------------------------------------------------------------------------------
+
+    def any_label(self, labels: Sequence[str]) -> str:
+        wanted = frozenset(labels)
+        if len(wanted) == 1:
+            return f":{next(iter(wanted))}"
+        for family, members in FAMILIES.items():
+            if members == wanted:
+                return f":{family}"
+        raise BackendError(f"no single label covers {sorted(wanted)} on {type(self).__name__}")
+
+    def close(self) -> None:
+        self.transport.close()
