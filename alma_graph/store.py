@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -40,6 +41,21 @@ from .schema import (
     node_kind,
 )
 
+
+
+@dataclass(frozen=True)
+class NewMemory:
+    """One memory to write: its owner, its type's own fields and how it came about."""
+
+    agent: str
+    fields: dict[str, object]
+    confidence: float = 0.5
+    importance: float = 0.5
+    metadata: dict[str, object] | None = None
+    valid_from_ms: int | None = None
+    derived_from: Sequence[str] = ()
+    supersedes: Sequence[str] = ()
+    reason: str = "explicit"
 
 
 @dataclass(frozen=True)
@@ -152,67 +168,70 @@ class GraphStore(GraphWalks):
 
     # -- memories ---------------------------------------------------------------------------
 
-    def create_memory(
-        self,
-        label: str,
-        agent: str,
-        fields: dict[str, object],
-        *,
-        confidence: float = 0.5,
-        importance: float = 0.5,
-        metadata: dict[str, object] | None = None,
-        valid_from_ms: int | None = None,
-        derived_from: Sequence[str] = (),
-        supersedes: Sequence[str] = (),
-        reason: str = "explicit",
-    ) -> Memory:
+    def create_memory(self, label: str, agent: str, fields: dict[str, object], **options: object) -> Memory:
         """Write one memory with its LEARNED, DERIVED_FROM and SUPERSEDES edges, atomically."""
+        [memory_id] = self.create_memories(label, [NewMemory(agent, fields, **options)])  # type: ignore[arg-type]
+        return self.get_memory(memory_id)
+
+    def create_memories(self, label: str, items: Sequence["NewMemory"]) -> list[str]:
+        """Write memories of one type (any agents) with their edges in one atomic write; their ids.
+
+        One embedder call and one statement per node or edge kind, however many memories: the path
+        for bulk loads. Callers check scopes; the edges' targets are checked here."""
+        if not items:
+            return []
         cls = MEMORY_TYPES[label]
-        text = cls.render_text(fields)
+        texts = [cls.render_text(item.fields) for item in items]
+        vectors = self.embed(texts)
         now = v.now_ms()
-        memory_id = new_id(label.lower()[:4])
-        row = {
-            **fields,
-            "id": memory_id,
-            "agent": agent,
-            "text": text,
-            "embedding": self.embed([text])[0],
-            "created_at": now,
-            "updated_at": now,
-            "valid_from": valid_from_ms if valid_from_ms is not None else now,
-            "valid_to": None,
-            "confidence": confidence,
-            "importance": importance,
-            "access_count": 0,
-            "last_access": None,
-            "metadata": _dumps(metadata or {}),
-        }
-        sources = self.labels_of(derived_from, field="derived_from")
-        replaced = self.labels_of(supersedes, field="supersedes")
+        sources = self.labels_of([i for item in items for i in item.derived_from], field="derived_from")
+        replaced = self.labels_of([i for item in items for i in item.supersedes], field="supersedes")
         for old_id, old_label in replaced.items():
             if old_label not in MEMORY_LABELS:
                 raise ValidationError("supersedes", f"{old_id!r} is an {old_label}, not a memory")
-        edge = {"at": now, "reason": reason}
+        rows, learned = [], []
+        derived: dict[str, list[tuple[str, str, Row]]] = defaultdict(list)
+        superseded: dict[str, list[tuple[str, str, Row]]] = defaultdict(list)
+        for item, text, vector in zip(items, texts, vectors):
+            memory_id = new_id(label.lower()[:4])
+            rows.append({
+                **item.fields,
+                "id": memory_id,
+                "agent": item.agent,
+                "text": text,
+                "embedding": vector,
+                "created_at": now,
+                "updated_at": now,
+                "valid_from": item.valid_from_ms if item.valid_from_ms is not None else now,
+                "valid_to": None,
+                "confidence": item.confidence,
+                "importance": item.importance,
+                "access_count": 0,
+                "last_access": None,
+                "metadata": _dumps(item.metadata or {}),
+            })
+            edge = {"at": now, "reason": item.reason}
+            learned.append((item.agent, memory_id, edge))
+            for target in dict.fromkeys(item.derived_from):
+                derived[sources[target]].append((memory_id, target, edge))
+            for target in dict.fromkeys(item.supersedes):
+                superseded[replaced[target]].append((memory_id, target, edge))
 
         def write() -> None:
-            self.backend.create_nodes(node_kind(label), [row])
-            self.backend.create_edges("LEARNED", "Agent", label, [(agent, memory_id, edge)])
-            for target_label, ids in _group(sources).items():
-                self.backend.create_edges(
-                    "DERIVED_FROM", label, target_label, [(memory_id, t, edge) for t in ids]
-                )
-            for target_label, ids in _group(replaced).items():
-                self.backend.create_edges(
-                    "SUPERSEDES", label, target_label, [(memory_id, t, edge) for t in ids]
-                )
+            self.backend.create_nodes(node_kind(label), rows)
+            self.backend.create_edges("LEARNED", "Agent", label, learned)
+            for target_label, pairs in derived.items():
+                self.backend.create_edges("DERIVED_FROM", label, target_label, pairs)
+            for target_label, pairs in superseded.items():
+                self.backend.create_edges("SUPERSEDES", label, target_label, pairs)
                 self.backend.execute(
                     f"MATCH (n:{target_label}) WHERE n.id IN $ids AND n.valid_to IS NULL "
                     "SET n.valid_to = $now, n.updated_at = $now",
-                    {"ids": ids, "now": now},
+                    {"ids": [target for _, target, _ in pairs], "now": now},
                 )
 
         self.backend.atomically(write)
-        return self.get_memory(memory_id)
+        return [row["id"] for row in rows]
 
     def locate(self, ids: Iterable[str], *, field: str = "id") -> dict[str, tuple[str, str]]:
         """(label, owning agent) of each memory or episode id; an unknown id is an error naming `field`."""

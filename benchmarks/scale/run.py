@@ -7,7 +7,7 @@ The corpus (corpus.py) is generated English over 8 agents: 90% episodes in 20-tu
 memories. Each size runs in a child process (its own peak RSS), ended by a watchdog if its RSS passes
 --max-rss-gb (the machine is shared). Per size:
 - ingest with embedding, into a fresh database: episodes by `remember_many` (2,000 a call), typed memories by
-  `load_memories`, which mirrors `GraphStore.create_memory` in batches. The embedder's raw throughput is the
+  `load_memories` (`GraphStore.create_memories`, 2,000 a call). The embedder's raw throughput is the
   time inside the model on those same texts and batches: one model pass gives both, and the vectors below.
 - ingest without embedding: a second fresh database, same items, vectors served from memory.
 - indexes: reopened with the default exact-vs-HNSW threshold, `refresh_indexes()` timed and its choice shown;
@@ -47,9 +47,7 @@ from alma_graph import GraphMemory, MemoryScope
 from alma_graph.backends.kuzu import _fts_index
 from alma_graph.embed import CachedEmbedder, Embedder, make_embedder
 from alma_graph.model import MEMORY_TYPES
-from alma_graph.schema import node_kind
-from alma_graph.store import new_id
-from alma_graph.validation import now_ms
+from alma_graph.store import NewMemory
 
 from corpus import AGENTS, SESSION_TURNS, corpus, queries  # this folder
 
@@ -82,32 +80,19 @@ class Precomputed(Recording):
 
 
 def load_memories(memory: GraphMemory, memories: list, episode_ids: dict[str, list[str]]) -> None:
-    """Typed memories in bulk, as `GraphStore.create_memory` writes one: the same row (own fields, rendered
-    text, embedding, times, confidence, importance, counters, metadata JSON), a LEARNED edge from the agent and
-    DERIVED_FROM edges to its episodes; one transaction per batch of one type, any agents (each commit rebuilds
-    the type's full-text index). Validation, scope checks and supersession are not exercised."""
-    store, backend = memory.store, memory.backend
+    """Typed memories in bulk through `GraphStore.create_memories`: one atomic write per batch of one type,
+    any agents (each commit rebuilds the type's full-text index). Scope checks are the caller's and not
+    exercised here."""
     by_label = defaultdict(list)
     for m in memories:
         by_label[m[0]].append(m)
     for label, items in by_label.items():
         for start in range(0, len(items), BATCH):
-            chunk = items[start:start + BATCH]
-            texts = [MEMORY_TYPES[label].render_text(fields) for _, _, fields, _, _ in chunk]
-            vectors, now = store.embed(texts), now_ms()
-            edge, rows, learned, derived = {"at": now, "reason": "explicit"}, [], [], []
-            for (_, agent, fields, valid_from, sources), text, vector in zip(chunk, texts, vectors):
-                mid = new_id(label.lower()[:4])
-                rows.append({**fields, "id": mid, "agent": agent, "text": text, "embedding": vector,
-                             "created_at": now, "updated_at": now, "valid_from": valid_from, "valid_to": None,
-                             "confidence": 0.5, "importance": 0.5, "access_count": 0, "last_access": None,
-                             "metadata": "{}"})
-                learned.append((agent, mid, edge))
-                derived += [(mid, episode_ids[agent][i], edge) for i in sources]
-            with backend.transaction():
-                backend.create_nodes(node_kind(label), rows)
-                backend.create_edges("LEARNED", "Agent", label, learned)
-                backend.create_edges("DERIVED_FROM", label, "Episode", derived)
+            memory.store.create_memories(label, [
+                NewMemory(agent, fields, valid_from_ms=valid_from,
+                          derived_from=[episode_ids[agent][i] for i in sources])
+                for _, agent, fields, valid_from, sources in items[start:start + BATCH]
+            ])
 
 
 def ingest(folder: Path, embedder: Embedder, episodes: dict, memories: list) -> float:
