@@ -41,8 +41,7 @@ class GraphWalks:
         return self.backend.text_search(node_kind(label), terms, k, where)
 
     def embeddings(self, label: str, ids: Sequence[str]) -> dict[str, np.ndarray]:
-        rows = self.backend.match_ids(f"(n:{label})", "n", ids, "n.id AS id, n.embedding AS e")
-        return {r["id"]: np.asarray(r["e"], dtype=np.float32) for r in rows if r["e"] is not None}
+        return self.backend.embeddings(label, ids)
 
     def session_neighbours(self, ids: Sequence[str], where: SearchFilter,
                            hops: int = 1) -> list[tuple[str, str, int]]:

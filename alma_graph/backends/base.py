@@ -136,6 +136,12 @@ class Backend(ABC):
             {**(params or {}), "ids": list(ids)},
         )
 
+    def embeddings(self, label: str, ids: Sequence[str]) -> dict[str, np.ndarray]:
+        """The stored embedding of each node that has one (a database that keeps vectors outside
+        node properties reads them its own way)."""
+        rows = self.match_ids(f"(n:{label})", "n", ids, "n.id AS id, n.embedding AS e")
+        return {r["id"]: np.asarray(r["e"], dtype=np.float32) for r in rows if r["e"] is not None}
+
     def refresh_indexes(self) -> dict[str, str]:
         """Bring search indexes up to date after bulk work; returns what was done per label."""
         return {}
