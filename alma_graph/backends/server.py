@@ -25,9 +25,25 @@ import numpy as np
 
 from ..errors import BackendError, ValidationError
 from ..schema import FAMILIES, NodeKind, RelKind
+from ..validation import identifier
 from .base import Backend, Hit, Row, SearchFilter
 
 _WRITE = re.compile(r"\b(CREATE|MERGE|SET|DELETE|REMOVE|DROP)\b|\bCALL\s+db\.(create|idx\.\w+\.create)", re.I)
+
+
+def index_name(label: str, what: str) -> str:
+    """The name of one of our indexes (`alma_heuristic_embedding`): a fixed pattern over checked
+    names, so it can be written into DDL and procedure calls, which take no parameters there."""
+    return f"alma_{identifier('label', label).lower()}_{identifier('index', what)}"
+
+
+def check_dimension(dimension: object, maximum: int | None = None) -> int:
+    """A vector dimension, checked before it is written into DDL as an integer literal."""
+    if (isinstance(dimension, bool) or not isinstance(dimension, int) or dimension < 1
+            or (maximum is not None and dimension > maximum)):
+        bound = f" up to {maximum}" if maximum is not None else ""
+        raise ValidationError("dimension", f"expected a positive integer{bound}, got {dimension!r}")
+    return dimension
 
 
 def is_write(cypher: str) -> bool:
