@@ -98,6 +98,7 @@ class ServerBackend(Backend):
         self.url = url
         self._dimension: int | None = None
         self._local = threading.local()  # compensation log of the open non-atomic write
+        self._write_lock = threading.RLock()
 
     # -- statements -------------------------------------------------------------------------
 
@@ -113,14 +114,17 @@ class ServerBackend(Backend):
         if getattr(self._local, "created", None) is not None:  # nested: the outer one compensates
             yield
             return
-        self._local.created = defaultdict(list)
-        try:
-            yield
-        except BaseException:
-            self._compensate(self._local.created)
-            raise
-        finally:
-            self._local.created = None
+        # Without server transactions, this client's writes at least never interleave with each
+        # other (two threads appending to one session would otherwise both extend its tail).
+        with self._write_lock:
+            self._local.created = defaultdict(list)
+            try:
+                yield
+            except BaseException:
+                self._compensate(self._local.created)
+                raise
+            finally:
+                self._local.created = None
 
     def _compensate(self, created: dict[tuple[str, str], list[object]]) -> None:
         for (label, key), keys in created.items():
