@@ -222,7 +222,10 @@ class ServerBackend(Backend):
         return [Hit(h.id, self.similarity(h.score)) for h in hits]
 
     def text_search(self, kind: NodeKind, query: str, k: int, where: SearchFilter) -> list[Hit]:
-        return self._filtered(kind.label, self.text_query, where, k, {"q": self.text_terms(query)})
+        terms = self.text_terms(query)
+        if not terms:  # nothing the engine indexes (Memgraph: a query of only "_")
+            return []
+        return self._filtered(kind.label, self.text_query, where, k, {"q": terms})
 
     def _filtered(self, label: str, make_query, where: SearchFilter, k: int,
                   params: dict[str, object]) -> list[Hit]:
