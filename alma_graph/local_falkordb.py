@@ -93,7 +93,11 @@ def free_port(low: int | None = None, high: int | None = None) -> int:
 
 
 def _bindable(port: int) -> bool:
+    """True when nothing listens on the port. SO_REUSEADDR as Redis sets it: connections of a
+    server that has just exited (TIME_WAIT) do not make the port look taken."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        if sys.platform != "win32":
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((HOST, port))
         except OSError:
@@ -397,7 +401,8 @@ def main(argv: list[str] | None = None) -> int:
     print("Press Ctrl-C to stop.", flush=True)
     try:
         code = server.wait()
-        print(f"the server exited on its own with code {code}", file=sys.stderr)
+        tail = _log_tail(server.log_path) if server.log_path else ""
+        print(f"the server exited on its own with code {code}. Last lines of its log:\n{tail}", file=sys.stderr)
         return code or 1
     except KeyboardInterrupt:
         print("\nstopping...", flush=True)

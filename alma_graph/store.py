@@ -17,7 +17,7 @@ import numpy as np
 from . import validation as v
 from .backends.base import Backend, Row
 from .embed import Embedder
-from .errors import NotFoundError, SchemaVersionError, ValidationError
+from .errors import NotFoundError, SchemaVersionError, TransientBackendError, ValidationError
 from .model import (
     MEMORY_TYPES,
     Agent,
@@ -300,7 +300,7 @@ class GraphStore(GraphWalks):
 
     def delete(self, node_id: str) -> None:
         label = self.labels_of([node_id])[node_id]
-        self.backend.execute(f"MATCH (n:{label}) WHERE n.id = $id DETACH DELETE n", {"id": node_id})
+        self.backend.delete_nodes(node_kind(label), [node_id])
 
     def record_access(self, ids_by_label: dict[str, list[str]], at_ms: int) -> None:
         for label, ids in ids_by_label.items():
@@ -384,10 +384,24 @@ class GraphStore(GraphWalks):
             self.backend.create_nodes(EPISODE, rows)
             self.backend.create_edges("IN_SESSION", "Episode", "Session", [(r["id"], r["session"], {}) for r in rows])
             self.backend.create_edges("NEXT", "Episode", "Episode", next_pairs)
+            self._check_no_fork([tail for tail, _, _ in next_pairs])
             return rows
 
         rows = self.backend.atomically(write)
         return [_episode(r) for r in rows]
+
+    def _check_no_fork(self, extended: Sequence[str]) -> None:
+        """A database without transactions can let two writers extend the same tail; the one that
+        sees a second NEXT edge undoes its write and runs it again (`atomically`)."""
+        if not extended or self.backend.isolated_writes:
+            return
+        rows = self.backend.execute(
+            "MATCH (a:Episode)-[:NEXT]->(b:Episode) WHERE a.id IN $ids "
+            "WITH a, count(b) AS n WHERE n > 1 RETURN a.id AS id",
+            {"ids": list(extended)},
+        )
+        if rows:
+            raise TransientBackendError(f"another writer appended after episode {rows[0]['id']} at the same time")
 
     def _session_tails(self, sessions: Sequence[str]) -> dict[str, tuple[str, int]]:
         """(id, seq) of each session's last episode, the one new episodes follow."""

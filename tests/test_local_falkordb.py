@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import sys
 from pathlib import Path
@@ -42,11 +43,11 @@ def test_serves_redis_and_bolt_then_goes_away() -> None:
             records, _, _ = driver.execute_query("RETURN 1 AS one")
             assert [r["one"] for r in records] == [1]
 
-        process = server._process
-        port, bolt_port = server.port, server.bolt_port
+        pid, port, bolt_port = server.pid, server.port, server.bolt_port
 
     assert not server.running
-    assert process.poll() is not None
+    with pytest.raises(ProcessLookupError):  # exited and reaped
+        os.kill(pid, 0)
     assert not _listening(port) and not _listening(bolt_port)
     assert not scratch.exists()
     server.stop()  # stopping twice is harmless

@@ -39,7 +39,6 @@ BACKENDS: dict[str, Callable[..., Backend]] = {
     "kuzu": _open_kuzu,
     "ladybug": _open_kuzu,
     "falkordb": _server("falkordb"),
-    "falkordb+bolt": _server("falkordb"),  # FalkorDB's (experimental) Bolt endpoint
     **{s: _server("neo4j") for s in ("neo4j", "neo4j+s", "neo4j+ssc", "bolt", "bolt+s", "bolt+ssc")},
     **{s: _server("memgraph") for s in ("memgraph", "memgraph+s")},
     **{s: _server("neptune") for s in ("neptune-db", "neptune-graph")},

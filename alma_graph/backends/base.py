@@ -9,6 +9,7 @@ inside the query.
 from __future__ import annotations
 
 import logging
+import random
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -73,6 +74,9 @@ class Backend(ABC):
         """Group the statements run inside into one atomic write."""
 
     attempts = 4  # runs of one atomic write that hits transient failures
+    #: whether `transaction()` isolates concurrent writers from each other (no: FalkorDB, Neptune
+    #: Analytics — the store then checks what a rival writer may have done)
+    isolated_writes = True
 
     def atomically(self, work: Callable[[], T]) -> T:
         """Run `work` (reads and writes) as one transaction, running it again from the start
@@ -86,7 +90,7 @@ class Backend(ABC):
                 if attempt == self.attempts:
                     raise
                 log.warning("transient failure (%s); attempt %d of %d", exc, attempt + 1, self.attempts)
-                time.sleep(0.05 * 2 ** attempt)
+                time.sleep(random.uniform(0.5, 1.5) * 0.05 * 2 ** attempt)  # apart from the rival
         raise AssertionError("unreachable")
 
     @abstractmethod
@@ -135,6 +139,11 @@ class Backend(ABC):
             f"MATCH {pattern} WHERE {var}.id IN $ids{condition} RETURN {returns}",
             {**(params or {}), "ids": list(ids)},
         )
+
+    def delete_nodes(self, kind: NodeKind, keys: Sequence[object]) -> None:
+        """Delete nodes with their edges (and whatever else a backend keeps for them)."""
+        if keys:
+            self.execute(f"MATCH (n:{kind.label}) WHERE n.{kind.key} IN $keys DETACH DELETE n", {"keys": list(keys)})
 
     def embeddings(self, label: str, ids: Sequence[str]) -> dict[str, np.ndarray]:
         """The stored embedding of each node that has one (a database that keeps vectors outside

