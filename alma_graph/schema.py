@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from .model import MEMORY_TYPES
 
-SCHEMA_VERSION = 2  # 2: Session.updated_at
+SCHEMA_VERSION = 1
 
 # Property types, named in a dialect-neutral way; backends map them to their own.
 STRING, INT, FLOAT, BOOL, VECTOR = "STRING", "INT", "FLOAT", "BOOL", "VECTOR"
@@ -64,8 +64,7 @@ AGENT = NodeKind(
     (("name", STRING), ("created_at", INT), ("can_learn", STRING), ("cannot_learn", STRING),
      ("description", STRING)),
 )
-SESSION = NodeKind("Session", "id", (("id", STRING), ("agent", STRING), ("started_at", INT),
-                                     ("updated_at", INT)))
+SESSION = NodeKind("Session", "id", (("id", STRING), ("agent", STRING), ("started_at", INT)))
 EPISODE = NodeKind(
     "Episode",
     "id",

@@ -351,20 +351,16 @@ class GraphStore(GraphWalks):
         embeddings = self.embed([e.text for e in inputs])
 
         def write() -> list[Row]:
-            # Writing the sessions first takes their write locks on a server with MVCC (Neo4j;
-            # Memgraph reports a conflict, which `atomically` retries), so concurrent appends to
-            # one session queue up instead of both extending the same tail.
-            self.backend.execute("MATCH (s:Session) WHERE s.id IN $ids SET s.updated_at = $now",
-                                 {"ids": sessions, "now": now})
             known = self.session_owners(sessions)
             for sid, owner in known.items():
                 if owner != agent:
                     raise ValidationError("session", f"{sid!r} belongs to agent {owner!r}, not {agent!r}")
+            # Concurrent appends to one session must queue up, not both extend the same tail.
+            self.backend.lock_nodes(SESSION, list(known))
             new_sessions = [s for s in sessions if s not in known]
             first_time = {s: min(e.timestamp_ms for e in inputs if e.session == s) for s in new_sessions}
             self.backend.create_nodes(
-                SESSION, [{"id": s, "agent": agent, "started_at": first_time[s], "updated_at": now}
-                          for s in new_sessions]
+                SESSION, [{"id": s, "agent": agent, "started_at": first_time[s]} for s in new_sessions]
             )
             self.backend.create_edges("HAS_SESSION", "Agent", "Session", [(agent, s, {}) for s in new_sessions])
             tails = self._session_tails([s for s in sessions if s in known])

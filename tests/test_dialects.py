@@ -456,19 +456,21 @@ def test_open_url_gives_a_working_transport(falkordb: object) -> None:
             backend.close()
 
 
-def test_a_lost_server_is_a_transient_failure(falkordb: object) -> None:
+def test_a_lost_server_fails_fast_with_a_backend_error(falkordb: object) -> None:
+    """Unreachable is not transient: the driver has already tried to connect, and running the
+    write again would only wait for the connection timeout again."""
     backend = open_backend(f"memgraph://127.0.0.1:{falkordb.bolt_port}")  # type: ignore[attr-defined]
     try:
         assert backend.execute("RETURN 1 AS one") == [{"one": 1}]
         falkordb.stop()  # type: ignore[attr-defined]
-        with pytest.raises(TransientBackendError):
-            with backend.transaction():
-                backend.execute("RETURN 1 AS one")
-        with pytest.raises(TransientBackendError):
-            backend.transport.run_autocommit("RETURN 1 AS one", {})  # type: ignore[attr-defined]
+        for attempt in (lambda: backend.execute("RETURN 1 AS one"),
+                        lambda: backend.transport.run_autocommit("RETURN 1 AS one", {})):  # type: ignore[attr-defined]
+            with pytest.raises(BackendError) as raised:
+                attempt()
+            assert not isinstance(raised.value, TransientBackendError) and "unreachable" in str(raised.value)
         calls: list[int] = []
-        with pytest.raises(TransientBackendError):  # run again from the start, then given up
+        with pytest.raises(BackendError) as raised:
             backend.atomically(lambda: calls.append(1))
-        assert calls == []
+        assert not isinstance(raised.value, TransientBackendError) and calls == []
     finally:
         backend.close()

@@ -140,6 +140,11 @@ class Backend(ABC):
             {**(params or {}), "ids": list(ids)},
         )
 
+    def lock_nodes(self, kind: NodeKind, keys: Sequence[object]) -> None:
+        """Hold the nodes' write locks until the open transaction ends, where two concurrent
+        transactions could otherwise both read them and then both extend them. Embedded Kuzu
+        runs one write at a time, so it has nothing to do."""
+
     def delete_nodes(self, kind: NodeKind, keys: Sequence[object]) -> None:
         """Delete nodes with their edges (and whatever else a backend keeps for them)."""
         if keys:

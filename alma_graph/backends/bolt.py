@@ -121,10 +121,16 @@ class BoltTransport(Transport):
             uri += f"?{parsed.query}"
         return cls(uri, auth=auth, database=database, **options)
 
-    def _translate(self, exc: Exception) -> BackendError:
+    def _translate(self, exc: Exception, *, retried: bool = False) -> BackendError:
+        """Our error for a driver error. Transient only when running the whole write again can
+        help and the driver has not already done so: a leader change or deadlock can pass, an
+        unreachable server (ServiceUnavailable, after the driver's own connection attempts)
+        should fail fast."""
         errors = self._neo4j.exceptions
-        if isinstance(exc, (errors.TransientError, errors.ServiceUnavailable, errors.SessionExpired)):
+        if not retried and isinstance(exc, (errors.TransientError, errors.SessionExpired)):
             return TransientBackendError(f"{type(exc).__name__}: {exc}")
+        if isinstance(exc, errors.ServiceUnavailable):
+            return BackendError(f"the server is unreachable: {exc}")
         if getattr(exc, "code", None) == "Neo.ClientError.Schema.ConstraintValidationFailed":
             # A concurrent writer created the same key after this write checked for it; run the
             # write again and it finds the key (only atomic writes reach here: rolled back).
@@ -141,10 +147,8 @@ class BoltTransport(Transport):
                 cypher, parameters_=dict(params), database_=self.database, routing_=routing
             )
             return [record.data() for record in records]
-        except self._neo4j.exceptions.Neo4jError as exc:
-            raise self._translate(exc) from None
-        except self._neo4j.exceptions.DriverError as exc:
-            raise self._translate(exc) from None
+        except (self._neo4j.exceptions.Neo4jError, self._neo4j.exceptions.DriverError) as exc:
+            raise self._translate(exc, retried=tx is None) from None
 
     def _session(self):
         return self.driver.session(database=self.database,

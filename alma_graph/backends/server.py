@@ -145,6 +145,14 @@ class ServerBackend(Backend):
             for start in range(0, len(keys), self.batch_size):
                 self.delete_nodes(node_kind(label), keys[start:start + self.batch_size])
 
+    def lock_nodes(self, kind: NodeKind, keys: Sequence[object]) -> None:
+        # Writing a node takes its write lock until commit (Neo4j; Memgraph reports the
+        # conflict instead, which `atomically` retries). Without server transactions, writers
+        # already take turns (see `transaction`).
+        if keys and self.multi_statement_transactions and self.transport.atomic:
+            self.execute(f"MATCH (n:{kind.label}) WHERE n.{kind.key} IN $keys SET n._lock = true REMOVE n._lock",
+                         {"keys": list(keys)})
+
     # -- schema -----------------------------------------------------------------------------
 
     def has_schema(self) -> bool:
