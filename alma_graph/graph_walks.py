@@ -40,8 +40,8 @@ class GraphWalks:
             return []
         return self.backend.text_search(node_kind(label), terms, k, where)
 
-    def embeddings(self, label: str, ids: Sequence[str]) -> dict[str, np.ndarray]:
-        return self.backend.embeddings(label, ids)
+    def similarities(self, label: str, ids: Sequence[str], vector: np.ndarray) -> dict[str, float]:
+        return self.backend.similarities(label, ids, vector)
 
     def session_neighbours(self, ids: Sequence[str], where: SearchFilter,
                            hops: int = 1) -> list[tuple[str, str, int]]:

@@ -156,6 +156,11 @@ class Backend(ABC):
         rows = self.match_ids(f"(n:{label})", "n", ids, "n.id AS id, n.embedding AS e")
         return {r["id"]: np.asarray(r["e"], dtype=np.float32) for r in rows if r["e"] is not None}
 
+    def similarities(self, label: str, ids: Sequence[str], vector: np.ndarray) -> dict[str, float]:
+        """Cosine similarity of each node's embedding to `vector` (unit vectors: their dot
+        product). A server that can compute it saves sending the vectors over the network."""
+        return {i: float(np.dot(e, vector)) for i, e in self.embeddings(label, ids).items()}
+
     def refresh_indexes(self) -> dict[str, str]:
         """Bring search indexes up to date after bulk work; returns what was done per label."""
         return {}

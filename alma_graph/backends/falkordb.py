@@ -180,6 +180,13 @@ class FalkorDBBackend(ServerBackend):
         rows = self.match_ids(f"(v:{_doc(label)})", "v", ids, "v.id AS id, v.embedding AS e")
         return {r["id"]: np.asarray(r["e"], dtype=np.float32) for r in rows}
 
+    def similarities(self, label: str, ids: Sequence[str], vector: np.ndarray) -> dict[str, float]:
+        # Computed by the server: reading 384 floats a node back costs more than the search.
+        rows = self.match_ids(f"(v:{_doc(label)})", "v", ids,
+                              "v.id AS id, 1 - vec.cosineDistance(v.embedding, vecf32($q)) AS s",
+                              params={"q": np.asarray(vector, dtype=np.float32).tolist()})
+        return {r["id"]: float(r["s"]) for r in rows}
+
     def vector_query(self, label: str, predicate: str) -> str:
         return (
             f"CALL db.idx.vector.queryNodes('{_doc(label)}', 'embedding', $fetch, vecf32($q)) "

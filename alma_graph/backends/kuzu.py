@@ -418,6 +418,12 @@ class KuzuBackend(Backend):
         statement = f"MATCH {pattern} WHERE {var}.id = $id{condition} RETURN {returns}"
         return [row for one in dict.fromkeys(ids) for row in self.execute(statement, {**(params or {}), "id": one})]
 
+    def similarities(self, label: str, ids: Sequence[str], vector: np.ndarray) -> dict[str, float]:
+        rows = self.match_ids(f"(n:{label})", "n", ids,
+                              "n.id AS id, array_cosine_similarity(n.embedding, $q) AS s",
+                              params={"q": np.asarray(vector, dtype=np.float32).tolist()})
+        return {r["id"]: float(r["s"]) for r in rows if r["s"] is not None}
+
     def any_label(self, labels: Sequence[str]) -> str:
         # Kuzu reads `(n:A:B)` as "a node of table A or of table B".
         return ":" + ":".join(labels)

@@ -107,6 +107,7 @@ class ServerBackend(Backend):
         self._dimension: int | None = None
         self._local = threading.local()  # compensation log of the open non-atomic write
         self._write_lock = threading.RLock()
+        self._fetch_factor: dict[str, int] = {}  # per search statement, see _filtered
 
     @property
     def isolated_writes(self) -> bool:  # type: ignore[override]
@@ -257,7 +258,11 @@ class ServerBackend(Backend):
             predicate += " AND NOT node.id IN $f_exclude"
             filter_params["f_exclude"] = list(where.exclude_ids)
         statement = make_query(label, predicate)
-        fetch = max(self.overfetch * (k + len(where.exclude_ids)), 20)
+        wanted = k + len(where.exclude_ids)
+        # Start from the over-fetch the last search of this kind needed (with many agents in
+        # one database, most nearest nodes belong to others).
+        factor = self._fetch_factor.get(statement, self.overfetch)
+        fetch = max(factor * wanted, 20)
         total: int | None = None
         while True:
             rows = self.execute(statement, {**params, **filter_params, "fetch": fetch, "k": int(k)})
@@ -268,6 +273,7 @@ class ServerBackend(Backend):
             if fetch >= total:
                 break
             fetch *= 4
+            self._fetch_factor[statement] = max(factor, fetch // wanted)
         return [Hit(r["id"], float(r["score"])) for r in rows[:k]]
 
     # -- reads ------------------------------------------------------------------------------

@@ -132,7 +132,7 @@ class Retriever:
             frontier = {}
             for label, ids in by_label.items():
                 valid = self.store.passing(label, ids, self._filter(label, request))
-                embeddings = self.store.embeddings(label, [i for i in ids if i not in candidates])
+                dense = self.store.similarities(label, [i for i in ids if i not in candidates], query_vector)
                 for new_id in ids:
                     old, _, lift = successors[new_id]
                     if new_id not in valid:
@@ -140,8 +140,7 @@ class Retriever:
                         continue
                     c = candidates.setdefault(new_id, _Candidate(label))
                     if c.dense is None:
-                        emb = embeddings.get(new_id)
-                        c.dense = float(np.dot(emb, query_vector)) if emb is not None else 0.0
+                        c.dense = dense.get(new_id, 0.0)
                     if self.config.neighbour_decay * lift > c.neighbour:
                         c.neighbour = self.config.neighbour_decay * lift
                         c.via = f"SUPERSEDES {old}"
@@ -163,8 +162,8 @@ class Retriever:
             if c.dense is None:
                 missing[c.label].append(node_id)
         for label, ids in missing.items():
-            for node_id, emb in self.store.embeddings(label, ids).items():
-                candidates[node_id].dense = float(np.dot(emb, query_vector))
+            for node_id, similarity in self.store.similarities(label, ids, query_vector).items():
+                candidates[node_id].dense = similarity
 
     def _expand(self, candidates: dict[str, _Candidate], request: RetrievalRequest,
                 query_vector: np.ndarray) -> None:
@@ -202,11 +201,9 @@ class Retriever:
                 c.via = f"{edge} {seed}"
             c.found_by.add("graph")
         for label, ids in new.items():
-            embeddings = self.store.embeddings(label, ids)
+            dense = self.store.similarities(label, ids, query_vector)
             for node_id in ids:
-                c = candidates[node_id]
-                emb = embeddings.get(node_id)
-                c.dense = float(np.dot(emb, query_vector)) if emb is not None else 0.0
+                candidates[node_id].dense = dense.get(node_id, 0.0)
         # Whatever the graph reached must still pass the request's filters (agent, validity, time).
         self._drop_filtered(candidates, new, request)
 
