@@ -29,6 +29,7 @@ import threading
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -56,6 +57,14 @@ def import_engine():
         except ImportError:
             continue
     raise DependencyMissingError("the embedded backend", "kuzu")
+
+
+def _for_kind(where: SearchFilter, kind: NodeKind) -> SearchFilter:
+    """The filter as it applies to `kind`: validity means nothing for a node without `valid_to`
+    (episodes), and Kuzu, unlike the schemaless servers, refuses to read a column a table lacks."""
+    if where.valid_only and "valid_to" not in kind.property_names:
+        return replace(where, valid_only=False)
+    return where
 
 
 def _fts_index(label: str) -> str:
@@ -336,6 +345,7 @@ class KuzuBackend(Backend):
             raise ValidationError("vector", f"has shape {query.shape}, the database stores {self._dimension}-d vectors")
         if self._rows.get(kind.label) == 0:
             return []
+        where = _for_kind(where, kind)
         if self._has_vector_index(kind.label):
             return self._hnsw_search(kind, query, k, where)
         predicate, params = where.cypher_where("n")
@@ -390,7 +400,7 @@ class KuzuBackend(Backend):
     def text_search(self, kind: NodeKind, query: str, k: int, where: SearchFilter) -> list[Hit]:
         if self._rows.get(kind.label) == 0:
             return []
-        predicate, params = where.cypher_where("node")
+        predicate, params = _for_kind(where, kind).cypher_where("node")
         exclude = " AND NOT node.id IN $f_exclude" if where.exclude_ids else ""
         if where.exclude_ids:
             params["f_exclude"] = list(where.exclude_ids)

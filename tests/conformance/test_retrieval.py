@@ -191,3 +191,13 @@ def test_full_text_search_skips_invalidated_memories_unless_asked(memory, agent)
 
 def test_retrieval_on_an_empty_database_returns_nothing(memory, agent):
     assert len(memory.retrieve("anything at all", agent)) == 0
+
+
+def test_the_default_search_filter_means_the_same_for_episodes_on_every_backend(memory, agent):
+    """Validity is a property of memories; an episode passes `valid_only` wherever it is stored."""
+    episode = memory.remember("the staging database was restored from last night's backup", agent, session="s")
+    vector = memory.embedder.embed(["staging database restored"])[0]
+    scope = SearchFilter(agents=(agent,))  # valid_only=True by default
+    kind = node_kind("Episode")
+    assert [h.id for h in memory.backend.vector_search(kind, vector, 5, scope)] == [episode.id]
+    assert [h.id for h in memory.store.text_search("Episode", "staging backup", 5, scope)] == [episode.id]
