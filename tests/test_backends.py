@@ -66,3 +66,11 @@ def test_without_kuzu_the_embedded_backend_uses_ladybug_or_says_what_is_missing(
         assert out.startswith("DependencyMissingError") and "'kuzu'" in out
     else:
         assert out.strip() == "ladybug"
+
+
+@pytest.mark.parametrize("url", ["falkordb://:s3cret@localhost:notaport/g", "falkordb://:s3cret@/g",
+                                 "neptune-db://user:s3cret@host:99999", "bolt://neo4j:s3cret@:7687"])
+def test_a_bad_server_url_names_the_url_and_never_shows_its_password(url: str):
+    with pytest.raises(ValidationError) as raised:
+        open_backend(url)
+    assert raised.value.field == "url" and "s3cret" not in str(raised.value)

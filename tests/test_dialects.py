@@ -19,10 +19,10 @@ pytest.importorskip("neo4j", reason="the Bolt backends need the neo4j driver")
 
 from alma_graph.backends import open_backend  # noqa: E402
 from alma_graph.backends.base import SearchFilter  # noqa: E402
-from alma_graph.backends.bolt import BoltTransport, bolt_auth, redact  # noqa: E402
+from alma_graph.backends.bolt import BoltTransport, bolt_auth  # noqa: E402
 from alma_graph.backends.memgraph import MemgraphBackend  # noqa: E402
 from alma_graph.backends.neo4j import Neo4jBackend  # noqa: E402
-from alma_graph.backends.server import ServerBackend, Transport, index_name  # noqa: E402
+from alma_graph.backends.server import ServerBackend, Transport, index_name, redact  # noqa: E402
 from alma_graph.errors import BackendError, TransientBackendError, ValidationError  # noqa: E402
 from alma_graph.schema import (  # noqa: E402
     AGENT, FAMILIES, NODE_KINDS, REL_KINDS, SEARCHABLE_LABELS, node_kind,

@@ -11,7 +11,7 @@ a cluster a read sees the writes this client committed before it (causal consist
 Credentials (`bolt_auth`) come from the first place that has them: the `auth=` option, the
 `user=`/`password=` options, the URL's `user:password@`, then two environment variables the
 backend names (`ALMA_GRAPH_NEO4J_USER`/`_PASSWORD`, `ALMA_GRAPH_MEMGRAPH_USER`/`_PASSWORD`).
-A password never appears in a backend's `url` or in an error message (`redact`).
+A password never appears in a backend's `url` or in an error message (`server.redact`).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from urllib.parse import unquote, urlparse
 
 from ..errors import BackendError, DependencyMissingError, TransientBackendError, ValidationError
 from .base import Row
-from .server import Transport, is_write
+from .server import Transport, is_write, server_address
 
 AUTH_OPTIONS = ("auth", "user", "password")
 _DATABASE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}")
@@ -37,14 +37,6 @@ def _driver_module():
     except ImportError:
         raise DependencyMissingError("Bolt backends (Neo4j, Memgraph, Neptune)", "neo4j", "servers") from None
     return neo4j
-
-
-def redact(url: str) -> str:
-    """The URL without its password (the user name stays, it helps to tell databases apart)."""
-    parsed = urlparse(url)
-    if parsed.password is None:
-        return url
-    return parsed._replace(netloc=f"{parsed.username}@{parsed.netloc.rpartition('@')[2]}").geturl()
 
 
 def bolt_auth(url: str, options: dict[str, object], env_prefix: str) -> object:
@@ -103,20 +95,13 @@ class BoltTransport(Transport):
     @classmethod
     def from_url(cls, url: str, *, scheme: str, auth: object = None, **options: object) -> "BoltTransport":
         """`user:password@host:port/database` after a backend's own scheme, as a driver URI."""
-        parsed = urlparse(url)
-        try:
-            port = parsed.port
-        except ValueError:
-            raise ValidationError("url", f"{redact(url)!r} has no valid port number") from None
-        if not parsed.hostname:
-            raise ValidationError("url", f"{redact(url)!r} names no host")
+        parsed, host, port = server_address(url, 7687, "scheme://[user:password@]host:port[/database]")
         database = unquote(parsed.path.strip("/")) or None
         if database is not None and not _DATABASE.fullmatch(database):
             raise ValidationError("url", f"{database!r} (the URL's path) is not a database name")
         if auth is None and parsed.username:
             auth = (unquote(parsed.username), unquote(parsed.password or ""))
-        host = f"[{parsed.hostname}]" if ":" in parsed.hostname else parsed.hostname
-        uri = f"{scheme}://{host}:{port or 7687}"
+        uri = f"{scheme}://{host}:{port}"
         if parsed.query:
             uri += f"?{parsed.query}"
         return cls(uri, auth=auth, database=database, **options)

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from urllib.parse import unquote, urlparse
+from urllib.parse import unquote
 
 from ..errors import BackendError, DependencyMissingError, TransientBackendError, ValidationError
 from collections.abc import Sequence
@@ -41,7 +41,7 @@ import numpy as np
 from ..schema import NodeKind
 from ..validation import identifier
 from .base import Row
-from .server import ServerBackend, Transport
+from .server import ServerBackend, Transport, server_address
 
 DEFAULT_GRAPH = "alma_graph"
 DEFAULT_PORT = 6379
@@ -187,22 +187,22 @@ class FalkorDBBackend(ServerBackend):
                               params={"q": np.asarray(vector, dtype=np.float32).tolist()})
         return {r["id"]: float(r["s"]) for r in rows}
 
+    @staticmethod
+    def _through_docs(call: str, label: str, predicate: str, order: str) -> str:
+        """An index call over the label's Doc nodes, joined back to the nodes the filter reads."""
+        return (f"{call} YIELD node AS v, score MATCH (node:{label} {{id: v.id}}) "
+                f"WHERE {predicate} RETURN node.id AS id, score ORDER BY score {order} LIMIT $k")
+
     def vector_query(self, label: str, predicate: str) -> str:
-        return (
-            f"CALL db.idx.vector.queryNodes('{_doc(label)}', 'embedding', $fetch, vecf32($q)) "
-            f"YIELD node AS v, score MATCH (node:{label} {{id: v.id}}) "
-            f"WHERE {predicate} RETURN node.id AS id, score ORDER BY score ASC LIMIT $k"
-        )
+        call = f"CALL db.idx.vector.queryNodes('{_doc(label)}', 'embedding', $fetch, vecf32($q))"
+        return self._through_docs(call, label, predicate, "ASC")  # a distance: smallest first
 
     def similarity(self, score: float) -> float:
         return 1.0 - score
 
     def text_query(self, label: str, predicate: str) -> str:
-        return (
-            f"CALL db.idx.fulltext.queryNodes('{_doc(label)}', $q) YIELD node AS v, score "
-            f"MATCH (node:{label} {{id: v.id}}) "
-            f"WHERE {predicate} RETURN node.id AS id, score ORDER BY score DESC LIMIT $k"
-        )
+        call = f"CALL db.idx.fulltext.queryNodes('{_doc(label)}', $q)"  # takes no limit
+        return self._through_docs(call, label, predicate, "DESC")
 
     def text_terms(self, terms: str) -> str:
         return " | ".join(terms.split())
@@ -221,18 +221,12 @@ class FalkorDBBackend(ServerBackend):
 def open_url(url: str, **options: object) -> FalkorDBBackend:
     if options:
         raise ValidationError(next(iter(options)), "is not an option of the FalkorDB backend")
-    parsed = urlparse(url)
-    if not parsed.hostname:
-        raise ValidationError("url", f"{url!r} names no host (falkordb://host:port/graph)")
-    try:
-        port = parsed.port
-    except ValueError:
-        raise ValidationError("url", f"{url!r} has an invalid port") from None
+    parsed, host, port = server_address(url, DEFAULT_PORT, "falkordb://[:password@]host:port/graph")
     graph = parsed.path.strip("/")
     graph = identifier("url", graph) if graph else DEFAULT_GRAPH
     transport = FalkorDBTransport(
-        parsed.hostname, port or DEFAULT_PORT, graph,
+        parsed.hostname, port, graph,
         username=unquote(parsed.username) if parsed.username else None,
         password=unquote(parsed.password) if parsed.password else None,
     )
-    return FalkorDBBackend(transport, f"falkordb://{parsed.hostname}:{port or DEFAULT_PORT}/{graph}")
+    return FalkorDBBackend(transport, f"falkordb://{host}:{port}/{graph}")

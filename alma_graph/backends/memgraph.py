@@ -50,8 +50,8 @@ from ..errors import ValidationError
 from ..schema import FAMILIES, NodeKind, RelKind
 from ..validation import identifier
 from .base import Row
-from .bolt import AUTH_OPTIONS, BoltTransport, bolt_auth, redact, reject_unknown
-from .server import ServerBackend, check_dimension, index_name
+from .bolt import AUTH_OPTIONS, BoltTransport, bolt_auth, reject_unknown
+from .server import ServerBackend, check_dimension, index_name, redact
 
 SCHEMES = {"memgraph": "bolt", "memgraph+s": "bolt+s"}
 _WORD_PART = re.compile(r"[^\W_]+")  # letters and digits: what Tantivy's tokenizer keeps together

@@ -39,8 +39,8 @@ from urllib.parse import urlparse
 from ..errors import ValidationError
 from ..schema import FAMILIES, NodeKind, RelKind
 from .base import Row
-from .bolt import AUTH_OPTIONS, BoltTransport, bolt_auth, redact, reject_unknown
-from .server import ServerBackend, check_dimension, index_name
+from .bolt import AUTH_OPTIONS, BoltTransport, bolt_auth, reject_unknown
+from .server import ServerBackend, check_dimension, index_name, redact
 
 SCHEMES = ("neo4j", "neo4j+s", "neo4j+ssc", "bolt", "bolt+s", "bolt+ssc")
 MAX_DIMENSION = 4096  # the largest vector Neo4j's vector-2.0 index takes

@@ -50,7 +50,7 @@ import numpy as np
 from ..errors import BackendError, DependencyMissingError, TransientBackendError, ValidationError
 from ..schema import SEARCHABLE_LABELS, NodeKind
 from .base import Backend, Hit, Row, SearchFilter
-from .server import ServerBackend, Transport
+from .server import ServerBackend, Transport, redact, server_address
 
 DEFAULT_PORT = 8182
 GRAPH_ID = re.compile(r"g-[a-z0-9]{10}")  # the ExecuteQuery API's pattern for graphIdentifier
@@ -246,23 +246,23 @@ def open_url(url: str, **options: object) -> Backend:
     given as URL query parameters (`?region=us-east-1`)."""
     parsed = urlparse(url)
     if parsed.scheme not in OPTIONS:
-        raise ValidationError("url", f"{url!r} is not a neptune-graph:// or neptune-db:// URL")
+        raise ValidationError("url", f"{redact(url)!r} is not a neptune-graph:// or neptune-db:// URL")
     options = {**dict(parse_qsl(parsed.query, keep_blank_values=True)), **options}
     for name in options:
         if name not in OPTIONS[parsed.scheme]:
             raise ValidationError(name, f"is not an option of {parsed.scheme}:// (expected one of "
                                         f"{', '.join(OPTIONS[parsed.scheme])})")
     if parsed.path not in ("", "/") or parsed.username is not None:
-        raise ValidationError("url", f"{url!r}: Neptune URLs name a graph or an endpoint only, "
+        raise ValidationError("url", f"{redact(url)!r}: Neptune URLs name a graph or an endpoint only, "
                                      "no path, database or user")
     if parsed.scheme == "neptune-graph":
         return _open_analytics(url, parsed.netloc, options)
-    return _open_database(url, parsed, options)
+    return _open_database(url, options)
 
 
 def _open_analytics(url: str, graph_id: str, options: dict[str, object]) -> Backend:
     if not GRAPH_ID.fullmatch(graph_id):
-        raise ValidationError("url", f"{url!r} names no Neptune Analytics graph (neptune-graph://g-xxxxxxxxxx)")
+        raise ValidationError("url", f"{redact(url)!r} names no Neptune Analytics graph (neptune-graph://g-xxxxxxxxxx)")
     try:
         import boto3
         from botocore.config import Config
@@ -284,20 +284,14 @@ def _open_analytics(url: str, graph_id: str, options: dict[str, object]) -> Back
     return NeptuneAnalyticsBackend(AnalyticsTransport(client, graph_id), url)
 
 
-def _open_database(url: str, parsed, options: dict[str, object]) -> Backend:
-    if not parsed.hostname:
-        raise ValidationError("url", f"{url!r} names no host (neptune-db://<cluster-endpoint>:8182)")
-    try:
-        port = parsed.port or DEFAULT_PORT
-    except ValueError:
-        raise ValidationError("url", f"{url!r} has an invalid port") from None
+def _open_database(url: str, options: dict[str, object]) -> Backend:
+    _, host, port = server_address(url, DEFAULT_PORT, "neptune-db://<cluster-endpoint>:8182")
     try:
         import neo4j  # noqa: F401
     except ImportError:
         raise DependencyMissingError("Neptune Database (neptune-db://)", "neo4j", "neptune") from None
     from .bolt import BoltTransport
 
-    host = f"[{parsed.hostname}]" if ":" in parsed.hostname else parsed.hostname
     iam = _flag("iam", options.get("iam", False))
     region = options.get("region")
     if region is not None and not iam:

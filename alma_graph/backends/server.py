@@ -20,6 +20,7 @@ from abc import ABC, abstractmethod
 from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from urllib.parse import ParseResult, urlparse
 
 import numpy as np
 
@@ -44,6 +45,28 @@ def check_dimension(dimension: object, maximum: int | None = None) -> int:
         bound = f" up to {maximum}" if maximum is not None else ""
         raise ValidationError("dimension", f"expected a positive integer{bound}, got {dimension!r}")
     return dimension
+
+
+def redact(url: str) -> str:
+    """The URL without its password (the user name stays, it helps to tell databases apart)."""
+    parsed = urlparse(url)
+    if parsed.password is None:
+        return url
+    return parsed._replace(netloc=f"{parsed.username}@{parsed.netloc.rpartition('@')[2]}").geturl()
+
+
+def server_address(url: str, default_port: int, form: str) -> tuple[ParseResult, str, int]:
+    """A server URL parsed, with its host (IPv6 bracketed) and port; a URL without a host or
+    with a bad port is an error naming `url` (`form` shows the expected shape), password hidden."""
+    parsed = urlparse(url)
+    try:
+        port = parsed.port or default_port
+    except ValueError:
+        raise ValidationError("url", f"{redact(url)!r} has no valid port number") from None
+    if not parsed.hostname:
+        raise ValidationError("url", f"{redact(url)!r} names no host ({form})")
+    host = f"[{parsed.hostname}]" if ":" in parsed.hostname else parsed.hostname
+    return parsed, host, port
 
 
 def is_write(cypher: str) -> bool:
