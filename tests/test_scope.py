@@ -8,60 +8,9 @@ import pytest
 import alma_graph
 from alma_graph import GraphMemory, MemoryScope, NotFoundError, ScopeViolationError
 
-# One call per write path, each writing exactly one memory of the named type (when allowed).
-WRITES = {
-    "Heuristic": lambda m, a: m.add_heuristic(a, condition="c", strategy="s"),
-    "UserPreference": lambda m, a: m.add_preference(a, user="u", category="c", preference="p"),
-    "DomainKnowledge": lambda m, a: m.add_knowledge(a, domain="d", fact="f"),
-    "AntiPattern": lambda m, a: m.add_anti_pattern(a, pattern="p", why_bad="w"),
-    "Outcome": lambda m, a: m.learn(a, "task", True, "strategy"),
-}
-ADD_MEMORY_FIELDS = {
-    "Heuristic": {"condition": "c", "strategy": "s"},
-    "UserPreference": {"user": "u", "category": "c", "preference": "p"},
-    "DomainKnowledge": {"domain": "d", "fact": "f"},
-    "AntiPattern": {"pattern": "p", "why_bad": "w"},
-    "Outcome": {"task": "t", "task_type": "x", "success": True, "strategy_used": "s"},
-}
+from conformance.graph_checks import WRITES  # the write paths, shared with the conformance suite
+
 TYPES = list(WRITES)
-
-
-@pytest.mark.parametrize("memory_type", TYPES)
-def test_cannot_learn_refuses_the_typed_write_method_and_writes_nothing(memory, memory_type):
-    memory.register_agent(MemoryScope(agent="limited", cannot_learn=[memory_type]))
-    before = memory.stats()
-    with pytest.raises(ScopeViolationError) as err:
-        WRITES[memory_type](memory, "limited")
-    assert (err.value.agent, err.value.memory_type) == ("limited", memory_type)
-    assert "cannot_learn" in str(err.value)
-    assert memory.stats() == before
-
-
-@pytest.mark.parametrize("memory_type", TYPES)
-def test_cannot_learn_refuses_add_memory_and_writes_nothing(memory, memory_type):
-    memory.register_agent(MemoryScope(agent="limited", cannot_learn=[memory_type]))
-    before = memory.stats()
-    with pytest.raises(ScopeViolationError):
-        memory.add_memory(memory_type, "limited", ADD_MEMORY_FIELDS[memory_type])
-    assert memory.stats() == before
-
-
-@pytest.mark.parametrize("memory_type", TYPES)
-def test_can_learn_allows_only_the_listed_types_on_every_write_path(memory, memory_type):
-    memory.register_agent(MemoryScope(agent="narrow", can_learn=[memory_type]))
-    for other in TYPES:
-        before = memory.stats()
-        if other == memory_type:
-            WRITES[other](memory, "narrow")
-            memory.add_memory(other, "narrow", ADD_MEMORY_FIELDS[other])
-            assert memory.stats()[other] == before[other] + 2
-        else:
-            with pytest.raises(ScopeViolationError) as err:
-                WRITES[other](memory, "narrow")
-            assert "can_learn" in str(err.value)
-            with pytest.raises(ScopeViolationError):
-                memory.add_memory(other, "narrow", ADD_MEMORY_FIELDS[other])
-            assert memory.stats() == before
 
 
 def test_scope_violation_is_a_permission_error_and_an_alma_graph_error(memory):

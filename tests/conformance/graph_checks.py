@@ -41,3 +41,20 @@ def assert_session_is_one_chain(memory: GraphMemory, session: str, expected_epis
     assert count(memory, "MATCH (e:Episode)-[r:IN_SESSION]->(s:Session) WHERE s.id = $s RETURN count(r) AS c",
                  s=session) == n
     assert next_pairs(memory, session) == [(i, i + 1) for i in range(n - 1)]
+
+
+# One call per write path, each writing exactly one memory of the named type (when allowed).
+WRITES = {
+    "Heuristic": lambda m, a: m.add_heuristic(a, condition="c", strategy="s"),
+    "UserPreference": lambda m, a: m.add_preference(a, user="u", category="c", preference="p"),
+    "DomainKnowledge": lambda m, a: m.add_knowledge(a, domain="d", fact="f"),
+    "AntiPattern": lambda m, a: m.add_anti_pattern(a, pattern="p", why_bad="w"),
+    "Outcome": lambda m, a: m.learn(a, "task", True, "strategy"),
+}
+ADD_MEMORY_FIELDS = {
+    "Heuristic": {"condition": "c", "strategy": "s"},
+    "UserPreference": {"user": "u", "category": "c", "preference": "p"},
+    "DomainKnowledge": {"domain": "d", "fact": "f"},
+    "AntiPattern": {"pattern": "p", "why_bad": "w"},
+    "Outcome": {"task": "t", "task_type": "x", "success": True, "strategy_used": "s"},
+}

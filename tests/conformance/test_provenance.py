@@ -53,6 +53,7 @@ def test_retrieved_memories_carry_the_source_ids_of_the_episodes_behind_them(mem
     by_id = {item.id: item for item in result}
     assert by_id[pref.id].source_ids == ("chat:1", "chat:2")
     assert by_id[fact.id].source_ids == ("chat:1", "chat:2")  # two hops: fact -> pref -> episodes
+    assert set(result.source_ids) == {"chat:1", "chat:2"}
 
 
 def test_a_content_update_writes_a_new_version_that_supersedes_and_invalidates_the_old(memory, agent):
@@ -102,6 +103,7 @@ def test_an_in_place_update_changes_the_memory_without_a_new_version(memory, age
     updated = memory.update(k.id, confidence=0.9, importance=0.2, metadata={"reviewed": True})
     assert updated.id == k.id and updated.fact == k.fact and updated.is_valid
     assert (updated.confidence, updated.importance, updated.metadata) == (0.9, 0.2, {"reviewed": True})
+    assert updated.updated_at >= k.updated_at and updated.created_at == k.created_at
     assert memory.get(k.id) == updated
     assert (memory.stats()["DomainKnowledge"], memory.stats()["SUPERSEDES"]) == (1, 0)
 
@@ -110,11 +112,31 @@ def test_a_hard_forget_removes_the_node_and_its_edges_but_not_its_sources(memory
     e1, _, pref, fact = chain
     before = memory.stats()
     memory.forget(pref.id, hard=True)
-    with pytest.raises(NotFoundError):
-        memory.get(pref.id)
+    for gone in (memory.get, memory.history, memory.forget):
+        with pytest.raises(NotFoundError):
+            gone(pref.id)
     after = memory.stats()
     assert after["UserPreference"] == before["UserPreference"] - 1
     assert after["LEARNED"] == before["LEARNED"] - 1
     assert after["DERIVED_FROM"] == before["DERIVED_FROM"] - 3
     assert memory.get(e1.id) == e1
     assert edges(memory.history(fact.id)) == set()
+
+
+def test_forget_invalidates_but_keeps_the_node(memory, agent, chain):
+    _, _, pref, fact = chain
+    memory.forget(pref.id)
+    kept = memory.get(pref.id)
+    assert kept.valid_to is not None and not kept.is_valid
+    assert kept.preference == pref.preference
+    assert memory.stats()["UserPreference"] == 1
+    h = memory.history(fact.id)
+    assert h.node(pref.id).valid is False  # still part of the provenance
+    assert (fact.id, "DERIVED_FROM", pref.id) in edges(h)
+
+
+@pytest.mark.requires("vector_search")
+def test_retrieved_episode_carries_its_own_source_id(memory, agent, chain):
+    e1, *_ = chain
+    item = next(i for i in memory.retrieve("always indent with tabs", agent, types=["Episode"]) if i.id == e1.id)
+    assert item.source_ids == ("chat:1",)

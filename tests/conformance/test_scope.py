@@ -6,46 +6,51 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from alma_graph import ScopeViolationError, ValidationError
+from alma_graph import MemoryScope, ScopeViolationError, ValidationError
 from alma_graph.backends.base import SearchFilter
 from alma_graph.schema import node_kind
 
-from .graph_checks import ids_of
+from .graph_checks import ADD_MEMORY_FIELDS, WRITES, ids_of
 
-WRITES = {
-    "Heuristic": lambda m, a: m.add_heuristic(a, condition="c", strategy="s"),
-    "UserPreference": lambda m, a: m.add_preference(a, user="u", category="c", preference="p"),
-    "DomainKnowledge": lambda m, a: m.add_knowledge(a, domain="d", fact="f"),
-    "AntiPattern": lambda m, a: m.add_anti_pattern(a, pattern="p", why_bad="w"),
-    "Outcome": lambda m, a: m.learn(a, "task", True, "strategy"),
-}
+TYPES = list(WRITES)
 
 
-def test_cannot_learn_refuses_the_type_and_writes_nothing(memory):
-    for memory_type, write in WRITES.items():
-        name = f"no-{memory_type.lower()}"
-        memory.register_agent(name, cannot_learn=[memory_type])
-        before = memory.stats()
-        with pytest.raises(ScopeViolationError) as err:
-            write(memory, name)
-        assert (err.value.agent, err.value.memory_type) == (name, memory_type)
-        assert memory.stats() == before, memory_type
-        for other, allowed in WRITES.items():
-            if other != memory_type:
-                allowed(memory, name)
-
-
-def test_can_learn_allows_only_the_listed_types(memory):
-    memory.register_agent("narrow", can_learn=["Heuristic", "DomainKnowledge"])
-    WRITES["Heuristic"](memory, "narrow")
-    WRITES["DomainKnowledge"](memory, "narrow")
+@pytest.mark.parametrize("memory_type", TYPES)
+def test_cannot_learn_refuses_the_typed_write_method_and_writes_nothing(memory, memory_type):
+    memory.register_agent(MemoryScope(agent="limited", cannot_learn=[memory_type]))
     before = memory.stats()
-    for memory_type in ("UserPreference", "AntiPattern", "Outcome"):
-        with pytest.raises(ScopeViolationError) as err:
-            WRITES[memory_type](memory, "narrow")
-        assert err.value.memory_type == memory_type
+    with pytest.raises(ScopeViolationError) as err:
+        WRITES[memory_type](memory, "limited")
+    assert (err.value.agent, err.value.memory_type) == ("limited", memory_type)
+    assert "cannot_learn" in str(err.value)
     assert memory.stats() == before
-    assert (before["Heuristic"], before["DomainKnowledge"]) == (1, 1)
+
+
+@pytest.mark.parametrize("memory_type", TYPES)
+def test_cannot_learn_refuses_add_memory_and_writes_nothing(memory, memory_type):
+    memory.register_agent(MemoryScope(agent="limited", cannot_learn=[memory_type]))
+    before = memory.stats()
+    with pytest.raises(ScopeViolationError):
+        memory.add_memory(memory_type, "limited", ADD_MEMORY_FIELDS[memory_type])
+    assert memory.stats() == before
+
+
+@pytest.mark.parametrize("memory_type", TYPES)
+def test_can_learn_allows_only_the_listed_types_on_every_write_path(memory, memory_type):
+    memory.register_agent(MemoryScope(agent="narrow", can_learn=[memory_type]))
+    for other in TYPES:
+        before = memory.stats()
+        if other == memory_type:
+            WRITES[other](memory, "narrow")
+            memory.add_memory(other, "narrow", ADD_MEMORY_FIELDS[other])
+            assert memory.stats()[other] == before[other] + 2
+        else:
+            with pytest.raises(ScopeViolationError) as err:
+                WRITES[other](memory, "narrow")
+            assert "can_learn" in str(err.value)
+            with pytest.raises(ScopeViolationError):
+                memory.add_memory(other, "narrow", ADD_MEMORY_FIELDS[other])
+            assert memory.stats() == before
 
 
 @pytest.fixture
