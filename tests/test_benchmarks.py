@@ -169,3 +169,16 @@ def test_backends_benchmark_runs_end_to_end_at_a_small_size(tmp_path: Path):
         assert figures["vector_index_s"] > 0 and figures["text_index_s"] > 0
     assert run["backends"]["kuzu"]["hnsw_retrieve_ms"]["p95"] > 0
     assert "| retrieve p50 / p95, ms |" in done.stdout
+
+
+def test_falkordb_costs_benchmark_prints_its_figures_at_a_small_size():
+    import subprocess
+
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "falkordb_costs" / "run.py"), "--rows", "600", "--queries", "10"],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    for line in ("HNSW efRuntime  10: recall@10", "HNSW efRuntime 200: recall@10", "numpy exact top-10",
+                 "after SET on 50 indexed nodes", "FalkorDB (TF-IDF)", "Kuzu (BM25)"):
+        assert line in done.stdout, line
