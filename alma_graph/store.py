@@ -302,14 +302,13 @@ class GraphStore(GraphWalks):
         label = self.labels_of([node_id])[node_id]
         self.backend.delete_nodes(node_kind(label), [node_id])
 
-    def record_access(self, ids_by_label: dict[str, list[str]], at_ms: int) -> None:
-        for label, ids in ids_by_label.items():
-            if label in MEMORY_LABELS and ids:
-                self.backend.execute(
-                    f"MATCH (n:{label}) WHERE n.id IN $ids "
-                    "SET n.access_count = n.access_count + 1, n.last_access = $at",
-                    {"ids": ids, "at": at_ms},
-                )
+    def record_access(self, memory_ids: Sequence[str], at_ms: int) -> None:
+        if memory_ids:
+            self.backend.execute(
+                f"MATCH (n{self.backend.any_label(MEMORY_LABELS)}) WHERE n.id IN $ids "
+                "SET n.access_count = n.access_count + 1, n.last_access = $at",
+                {"ids": list(memory_ids), "at": at_ms},
+            )
 
     def outcomes(self, agent: str, task_type: str) -> list[Memory]:
         kind = node_kind("Outcome")

@@ -106,14 +106,11 @@ class Retriever:
     def _mark_superseded(self, candidates: dict[str, _Candidate], request: RetrievalRequest) -> None:
         if request.include_invalidated:
             return
-        by_label: dict[str, list[str]] = defaultdict(list)
-        for node_id, c in candidates.items():
-            if c.label in MEMORY_LABELS:
-                by_label[c.label].append(node_id)
-        for label, ids in by_label.items():
-            valid = self.store.passing(label, ids, self._filter(label, request))
-            for node_id in ids:
-                candidates[node_id].superseded = node_id not in valid
+        ids = [node_id for node_id, c in candidates.items() if c.label in MEMORY_LABELS]
+        # Every memory type in one statement: they share the filter.
+        valid = self.store.passing(MEMORY_LABELS, ids, self._filter(MEMORY_LABELS[0], request))
+        for node_id in ids:
+            candidates[node_id].superseded = node_id not in valid
 
     def _follow_supersession(self, candidates: dict[str, _Candidate], request: RetrievalRequest,
                              query_vector: np.ndarray) -> None:
@@ -131,7 +128,7 @@ class Retriever:
                 by_label[label].append(new_id)
             frontier = {}
             for label, ids in by_label.items():
-                valid = self.store.passing(label, ids, self._filter(label, request))
+                valid = self.store.passing([label], ids, self._filter(label, request))
                 dense = self.store.similarities(label, [i for i in ids if i not in candidates], query_vector)
                 for new_id in ids:
                     old, _, lift = successors[new_id]
@@ -178,16 +175,13 @@ class Retriever:
             where = self._filter("Episode", request)
             links += [(s, n, "Episode", "NEXT", config.neighbour_decay * config.hop_decay ** (steps - 1))
                       for s, n, steps in self.store.session_neighbours(episode_seeds, where, config.session_hops)]
-        memory_labels = [label for label in MEMORY_LABELS if label in request.labels]
-        if episode_seeds and memory_labels:
-            where = self._filter(memory_labels[0], request)  # the same filter for every memory label
-            links += [(s, n, label, "DERIVED_FROM", config.neighbour_decay) for s, n, label in
-                      self.store.derived_memories(episode_seeds, memory_labels, where)]
+        derived = []
+        if episode_seeds and any(label in MEMORY_LABELS for label in request.labels):
+            derived = self.store.derived_memories(episode_seeds, self._filter(MEMORY_LABELS[0], request))
         if memory_seeds and "Episode" in request.labels:
-            allowed = set(request.labels)
-            for s, n, label in self.store.linked(memory_seeds, "DERIVED_FROM", outgoing=True):
-                if label in allowed:
-                    links.append((s, n, label, "DERIVED_FROM", config.neighbour_decay))
+            derived += self._passing_sources(candidates, memory_seeds, request)
+        links += [(s, n, label, "DERIVED_FROM", config.neighbour_decay)
+                  for s, n, label in derived if label in request.labels]
 
         new: dict[str, list[str]] = defaultdict(list)
         for seed, neighbour, label, edge, decay in links:
@@ -204,18 +198,21 @@ class Retriever:
             dense = self.store.similarities(label, ids, query_vector)
             for node_id in ids:
                 candidates[node_id].dense = dense.get(node_id, 0.0)
-        # Whatever the graph reached must still pass the request's filters (agent, validity, time).
-        self._drop_filtered(candidates, new, request)
 
-    def _drop_filtered(self, candidates: dict[str, _Candidate], new: dict[str, list[str]],
-                       request: RetrievalRequest) -> None:
-        for label, ids in new.items():
-            if not ids:
-                continue
-            keep = self.store.passing(label, ids, self._filter(label, request))
-            for node_id in ids:
-                if node_id not in keep:
-                    del candidates[node_id]
+    def _passing_sources(self, candidates: dict[str, _Candidate], memory_ids: list[str],
+                         request: RetrievalRequest) -> list[tuple[str, str, str]]:
+        """(memory, source, source label) along DERIVED_FROM. The walk reaches sources of any
+        type, so those not yet candidates must still pass the request's filters (agent,
+        validity, time); the other walks apply them in their queries."""
+        links = self.store.linked(memory_ids, "DERIVED_FROM", outgoing=True)
+        unchecked: dict[str, list[str]] = defaultdict(list)
+        for _, source, label in links:
+            if source not in candidates and label in request.labels:
+                unchecked[label].append(source)
+        failing: set[str] = set()
+        for label, ids in unchecked.items():
+            failing |= set(ids) - self.store.passing([label], ids, self._filter(label, request))
+        return [link for link in links if link[1] not in failing]
 
     def _rank(self, candidates: dict[str, _Candidate], request: RetrievalRequest, now: int,
               started: float) -> MemorySlice:
@@ -254,21 +251,23 @@ class Retriever:
         scored.sort(key=lambda t: t[0], reverse=True)
         top = _distinct(scored, request.top_k)
 
-        ids_by_label: dict[str, list[str]] = defaultdict(list)
-        for _, node_id, c, _, _ in top:
-            ids_by_label[c.label].append(node_id)
-        sources = self.store.source_ids(ids_by_label)
-        self.store.record_access(ids_by_label, now)
+        memory_ids = [node_id for _, node_id, _, obj, _ in top if isinstance(obj, Memory)]
+        sources = self.store.source_ids(memory_ids)
+        self.store.record_access(memory_ids, now)
 
         items = []
         for score, node_id, c, obj, explanation in top:
             is_memory = isinstance(obj, Memory)
+            if is_memory:
+                source_ids = tuple(sources.get(node_id, ()))
+            else:  # an episode is its own source
+                source_ids = (obj.source_id,) if obj.source_id else ()
             items.append(ScoredItem(
                 kind="memory" if is_memory else "episode",
                 score=round(score, 6),
                 memory=obj if is_memory else None,
                 episode=None if is_memory else obj,
-                source_ids=tuple(sources.get(node_id, ())),
+                source_ids=source_ids,
                 explanation=explanation,
             ))
         return MemorySlice(
