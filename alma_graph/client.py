@@ -16,6 +16,7 @@ from . import validation as v
 from .backends import open_backend
 from .embed import Embedder, make_embedder
 from .errors import ValidationError
+from .events import Callback, EventBus, Subscription
 from .model import (
     Agent,
     AntiPattern,
@@ -30,6 +31,7 @@ from .model import (
     Session,
     UserPreference,
 )
+from .services.keys import KeyService
 from .services.learning import Learner, LearningConfig
 from .services.memories import MemoryService
 from .services.retrieval import RetrievalRequest, Retriever, resolve_labels
@@ -62,9 +64,11 @@ class GraphMemory:
         except BaseException:
             self.backend.close()
             raise
-        self.memories = MemoryService(self.store)
+        self.events = EventBus()
+        self.memories = MemoryService(self.store, self.events)
         self.learner = Learner(self.memories, learning)
         self.retriever = Retriever(self.store, retrieval)
+        self.keys = KeyService(self.memories)
 
     # -- agents -----------------------------------------------------------------------------
 
@@ -198,6 +202,12 @@ class GraphMemory:
     def history(self, node_id: str) -> History:
         """The provenance chain: what the memory derives from, supersedes, and who learned it."""
         return self.memories.history(node_id)
+
+    def subscribe(self, callback: Callback, *, types: Sequence[str] | None = None,
+                  agents: Sequence[str] | None = None) -> Subscription:
+        """Call `callback(event)` after every committed memory write (of `types`, by `agents`);
+        `subscription.close()` stops it. Callbacks run on the writing thread: keep them short."""
+        return self.events.subscribe(callback, types=types, agents=agents)
 
     def stats(self) -> dict[str, int]:
         return self.store.stats()

@@ -38,6 +38,19 @@ class ScopeViolationError(AlmaGraphError, PermissionError):
         super().__init__(f"agent {agent!r} may not learn {memory_type}: {reason}")
 
 
+class AccessDeniedError(AlmaGraphError, PermissionError):
+    """The caller's identity (an API key) does not allow what it asked for."""
+
+    def __init__(self, field: str, problem: str):
+        self.field = field
+        self.problem = problem
+        super().__init__(f"{field}: {problem}")
+
+
+class AuthenticationError(AlmaGraphError):
+    """No API key, or one that is unknown or revoked."""
+
+
 class SchemaVersionError(AlmaGraphError):
     """The database was written by an incompatible alma-graph version or embedder."""
 

@@ -359,6 +359,18 @@ class History(BaseModel):
         raise KeyError(node_id)
 
 
+class Related(BaseModel):
+    """A node reached by walking the graph from another: how, and how far."""
+
+    model_config = ConfigDict(frozen=True)
+
+    item: AnyMemory | Episode
+    relation: str
+    direction: Literal["out", "in"]
+    distance: int
+    via: str = Field(description="The id of the node this one was reached from.")
+
+
 class LearnResult(BaseModel):
     """What one `learn` call recorded and what it formed."""
 

@@ -74,6 +74,13 @@ EPISODE = NodeKind(
     searchable=True,
     families=("Searchable",),
 )
+# An API key's secret is never stored: only its SHA-256. `agent` empty means an admin key.
+API_KEY = NodeKind(
+    "ApiKey",
+    "id",
+    (("id", STRING), ("agent", STRING), ("admin", BOOL), ("secret_sha256", STRING), ("label", STRING),
+     ("created_at", INT), ("revoked_at", INT)),
+)
 SCHEMA_INFO = NodeKind(
     "AlmaGraphSchema",
     "key",
@@ -89,7 +96,7 @@ def memory_kind(label: str) -> NodeKind:
 
 MEMORY_KINDS: tuple[NodeKind, ...] = tuple(memory_kind(label) for label in MEMORY_TYPES)
 MEMORY_LABELS: tuple[str, ...] = tuple(k.label for k in MEMORY_KINDS)
-NODE_KINDS: tuple[NodeKind, ...] = (SCHEMA_INFO, AGENT, SESSION, EPISODE) + MEMORY_KINDS
+NODE_KINDS: tuple[NodeKind, ...] = (SCHEMA_INFO, AGENT, SESSION, EPISODE, API_KEY) + MEMORY_KINDS
 SEARCHABLE_LABELS: tuple[str, ...] = ("Episode",) + MEMORY_LABELS
 FAMILIES: dict[str, frozenset[str]] = {
     family: frozenset(k.label for k in NODE_KINDS if family in k.families)

@@ -152,8 +152,10 @@ class GraphStore(GraphWalks):
             raise NotFoundError("agent", name)
         return self._agent(rows[0])
 
-    def list_agents(self) -> list[Agent]:
-        rows = self.backend.execute(f"MATCH (n:Agent) RETURN {_read_properties(AGENT)} ORDER BY n.name")
+    def list_agents(self, names: Iterable[str] | None = None) -> list[Agent]:
+        """Every agent, or those of `names` that exist."""
+        where, params = ("WHERE n.name IN $names", {"names": sorted(names)}) if names is not None else ("", {})
+        rows = self.backend.execute(f"MATCH (n:Agent) {where} RETURN {_read_properties(AGENT)} ORDER BY n.name", params)
         return [self._agent(r) for r in rows]
 
     @staticmethod
@@ -233,17 +235,23 @@ class GraphStore(GraphWalks):
         self.backend.atomically(write)
         return [row["id"] for row in rows]
 
-    def locate(self, ids: Iterable[str], *, field: str = "id") -> dict[str, tuple[str, str]]:
-        """(label, owning agent) of each memory or episode id; an unknown id is an error naming `field`."""
+    def find(self, ids: Iterable[str], readers: frozenset[str] | None = None) -> dict[str, tuple[str, str]]:
+        """(label, owning agent) of each id that exists (and, given `readers`, is owned by one of them)."""
         ids = list(dict.fromkeys(ids))
         if not ids:
             return {}
-        rows = [
-            {**r, "label": label}
+        where, params = ("n.agent IN $readers", {"readers": sorted(readers)}) if readers is not None else ("", {})
+        return {
+            r["id"]: (label, r["agent"])
             for label in SEARCHABLE_LABELS
-            for r in self.backend.match_ids(f"(n:{label})", "n", ids, "n.id AS id, n.agent AS agent")
-        ]
-        found = {r["id"]: (r["label"], r["agent"]) for r in rows}
+            for r in self.backend.match_ids(f"(n:{label})", "n", ids, "n.id AS id, n.agent AS agent",
+                                            where=where, params=params)
+        }
+
+    def locate(self, ids: Iterable[str], *, field: str = "id") -> dict[str, tuple[str, str]]:
+        """(label, owning agent) of each memory or episode id; an unknown id is an error naming `field`."""
+        ids = list(dict.fromkeys(ids))
+        found = self.find(ids)
         missing = [i for i in ids if i not in found]
         if missing:
             raise NotFoundError("memory or episode" if field == "id" else f"{field} target", missing[0])
@@ -331,6 +339,16 @@ class GraphStore(GraphWalks):
             f"MATCH (n:{label}) WHERE n.agent = $agent AND n.valid_to IS NULL{where} "
             f"RETURN {_read_properties(kind)} ORDER BY n.created_at",
             {"agent": agent, **{f"e_{k}": val for k, val in equals.items()}},
+        )
+        return [_memory(label, r) for r in rows]
+
+    def recent_memories(self, label: str, agent: str, limit: int, include_invalidated: bool) -> list[Memory]:
+        """An agent's newest memories of one type."""
+        valid = "" if include_invalidated else " AND n.valid_to IS NULL"
+        rows = self.backend.execute(
+            f"MATCH (n:{label}) WHERE n.agent = $agent{valid} "
+            f"RETURN {_read_properties(node_kind(label))} ORDER BY n.created_at DESC LIMIT $limit",
+            {"agent": agent, "limit": limit},
         )
         return [_memory(label, r) for r in rows]
 
@@ -430,12 +448,17 @@ class GraphStore(GraphWalks):
         return [_episode(r) for r in rows]
 
     def sessions(self, agent: str) -> list[Session]:
+        return self._sessions("MATCH (a:Agent {name: $agent})-[:HAS_SESSION]->(s:Session)", {"agent": agent})
+
+    def sessions_by_id(self, ids: Sequence[str]) -> list[Session]:
+        return self._sessions("MATCH (s:Session) WHERE s.id IN $ids", {"ids": list(ids)}) if ids else []
+
+    def _sessions(self, match: str, params: dict[str, object]) -> list[Session]:
         rows = self.backend.execute(
-            "MATCH (a:Agent {name: $agent})-[:HAS_SESSION]->(s:Session) "
-            "OPTIONAL MATCH (e:Episode)-[:IN_SESSION]->(s) "
+            f"{match} OPTIONAL MATCH (e:Episode)-[:IN_SESSION]->(s) "
             "RETURN s.id AS id, s.agent AS agent, s.started_at AS started_at, count(e) AS n "
             "ORDER BY started_at",
-            {"agent": agent},
+            params,
         )
         return [Session(id=r["id"], agent=r["agent"], started_at=v.from_ms(r["started_at"]),
                         episode_count=r["n"]) for r in rows]

@@ -18,6 +18,7 @@ import numpy as np
 from .. import validation as v
 from ..backends.base import SearchFilter
 from ..errors import ValidationError
+from ..events import MEMORY_UPDATED
 from ..model import LearnResult, Memory, MemoryScope, Outcome
 from .memories import MemoryService
 
@@ -113,6 +114,7 @@ class Learner:
             })
             self.store.add_derivations("AntiPattern", anti.id, [recorded.id], "learning")
             anti = self.store.get_memory(anti.id)
+            self.memories.announce(MEMORY_UPDATED, anti)
         return LearnResult(outcome=recorded, heuristic=heuristic, anti_pattern=anti, notes=tuple(notes))
 
     def _enough(self, agreeing: list[Outcome], tries: list[Outcome], minimum: int) -> bool:
@@ -173,7 +175,9 @@ class Learner:
             "updated_at": v.now_ms(),
         })
         self.store.add_derivations("Heuristic", heuristic.id, [outcome.id], "learning")
-        return self.store.get_memory(heuristic.id)
+        strengthened = self.store.get_memory(heuristic.id)
+        self.memories.announce(MEMORY_UPDATED, strengthened)
+        return strengthened
 
 
 def _success(outcome: object) -> bool:

@@ -7,22 +7,35 @@ checked in one place.
 from __future__ import annotations
 
 import json
+from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 
 from .. import validation as v
-from ..errors import ValidationError
-from ..model import Agent, Episode, History, Memory, MemoryScope, memory_class
+from ..errors import NotFoundError, ValidationError
+from ..events import (
+    MEMORY_CREATED, MEMORY_DELETED, MEMORY_INVALIDATED, MEMORY_UPDATED, EventBus, MemoryEvent,
+)
+from ..graph_walks import group_by_label
+from ..model import MEMORY_TYPES, Agent, Episode, History, Memory, MemoryScope, Related, memory_class
 from ..store import EpisodeInput, GraphStore
 
 # Fields a caller may set on any memory without creating a new version of it.
 _IN_PLACE = {"confidence", "importance", "metadata"}
 MAX_BATCH = 100_000
+MAX_RELATED_DEPTH = 4
+MAX_LIST = 1000
 
 
 class MemoryService:
-    def __init__(self, store: GraphStore):
+    def __init__(self, store: GraphStore, events: EventBus | None = None):
         self.store = store
+        self.events = events or EventBus()
         self._agents: dict[str, Agent] = {}
+
+    def announce(self, event_type: str, memory: Memory, *, previous_id: str | None = None) -> None:
+        """Publish a committed write's event."""
+        self.events.publish(MemoryEvent(event_type, memory.id, memory.agent, memory.type, v.now_ms(),
+                                        previous_id=previous_id))
 
     # -- agents -----------------------------------------------------------------------------
 
@@ -56,6 +69,15 @@ class MemoryService:
         reason: str = "explicit",
     ) -> Memory:
         """Validate, check the agent's scope, and write one memory of `memory_type`."""
+        memory = self._create(memory_type, agent, fields, confidence=confidence, importance=importance,
+                              metadata=metadata, valid_from=valid_from, derived_from=derived_from,
+                              supersedes=supersedes, reason=reason)
+        self.announce(MEMORY_CREATED, memory)
+        return memory
+
+    def _create(self, memory_type: str, agent: str, fields: Mapping[str, object], *, confidence: float,
+                importance: float, metadata: Mapping[str, object] | None, valid_from: object,
+                derived_from: Sequence[str], supersedes: Sequence[str], reason: str) -> Memory:
         cls = memory_class(memory_type)
         owner = self.agent(agent)
         owner.scope.check(cls.type)
@@ -114,12 +136,80 @@ class MemoryService:
                 clean[name] = float(value)
         return clean
 
-    def get(self, node_id: object) -> Memory | Episode:
+    def get(self, node_id: object, readers: frozenset[str] | None = None) -> Memory | Episode:
+        """One memory or episode; with `readers`, one owned by them (any other is "not found",
+        so its existence does not leak)."""
         node_id = v.text("id", node_id)
-        label = self.store.labels_of([node_id])[node_id]
-        if label == "Episode":
-            return self.store.episodes([node_id])[0]
-        return self.store.memories_by_label(label, [node_id])[0]
+        found = self.items([node_id], readers)
+        if node_id not in found:
+            raise NotFoundError("memory or episode", node_id)
+        return found[node_id]
+
+    def recent(self, agent: str, *, types: Sequence[str] | None = None, limit: int = 20,
+               include_invalidated: bool = False) -> list[Memory]:
+        """An agent's newest memories (of `types`), newest first."""
+        name = self.agent(agent).name
+        limit = v.positive_int("limit", limit, maximum=MAX_LIST)
+        labels = list(MEMORY_TYPES) if types is None else [memory_class(t, "types").type for t in types]
+        found = [m for label in dict.fromkeys(labels)
+                 for m in self.store.recent_memories(label, name, limit, include_invalidated)]
+        return sorted(found, key=lambda m: m.created_at, reverse=True)[:limit]
+
+    # -- batched reads: a statement per label, whatever the number of ids ----------------------
+
+    def items(self, ids: Sequence[str], readers: frozenset[str] | None = None) -> dict[str, Memory | Episode]:
+        labels = {i: label for i, (label, _) in self.store.find(ids, readers).items()}
+        return self._fetch(labels, readers)
+
+    def _fetch(self, labels: dict[str, str], readers: frozenset[str] | None) -> dict[str, Memory | Episode]:
+        out: dict[str, Memory | Episode] = {}
+        for label, ids in group_by_label(labels).items():
+            found = self.store.episodes(ids) if label == "Episode" else self.store.memories_by_label(label, ids)
+            out.update((o.id, o) for o in found if readers is None or o.agent in readers)
+        return out
+
+    def neighbours(self, ids: Sequence[str], rel: str, *, outgoing: bool,
+                   readers: frozenset[str] | None = None) -> dict[str, list[Memory | Episode]]:
+        """For each id, the nodes one `rel` edge away (outgoing or incoming) that `readers` may see."""
+        links = self.store.linked(list(dict.fromkeys(ids)), rel, outgoing=outgoing)
+        found = self._fetch({dst: label for _, dst, label in links}, readers)
+        out: dict[str, list[Memory | Episode]] = {i: [] for i in ids}
+        for src, dst, _ in links:
+            if dst in found:
+                out[src].append(found[dst])
+        return out
+
+    def related(self, ids: Sequence[str], *, depth: int, relations: Sequence[str],
+                readers: frozenset[str] | None = None) -> dict[str, list[Related]]:
+        """For each id, what lies within `depth` steps along `relations` (either direction),
+        nearest first. A walk never passes through a node `readers` may not see."""
+        depth = v.positive_int("depth", depth, maximum=MAX_RELATED_DEPTH)
+        out: dict[str, list[Related]] = {i: [] for i in ids}
+        seen = {i: {i} for i in ids}
+        frontier = {i: [i] for i in ids}  # root -> the nodes its walk reached at the last step
+        for distance in range(1, depth + 1):
+            nodes = list({n for reached in frontier.values() for n in reached})
+            steps: dict[str, list[tuple[str, str, str]]] = defaultdict(list)  # node -> (next, rel, direction)
+            labels: dict[str, str] = {}
+            for rel in relations:
+                for outgoing in (True, False):
+                    for src, dst, label in self.store.linked(nodes, rel, outgoing=outgoing):
+                        steps[src].append((dst, rel, "out" if outgoing else "in"))
+                        labels[dst] = label
+            found = self._fetch(labels, readers)
+            next_frontier: dict[str, list[str]] = defaultdict(list)
+            for root, reached in frontier.items():
+                for node in reached:
+                    for dst, rel, direction in steps.get(node, ()):
+                        if dst in found and dst not in seen[root]:
+                            seen[root].add(dst)
+                            out[root].append(Related(item=found[dst], relation=rel, direction=direction,
+                                                     distance=distance, via=node))
+                            next_frontier[root].append(dst)
+            frontier = next_frontier
+            if not frontier:
+                break
+        return out
 
     def update(self, memory_id: object, agent: str | None = None, **changes: object) -> Memory:
         """Change a memory.
@@ -156,20 +246,26 @@ class MemoryService:
             merged.update(content)
             # The new version rests on the same evidence as the one it replaces.
             sources = [dst for _, dst, _ in self.store.linked([memory_id], "DERIVED_FROM", outgoing=True)]
-            return self.add(
+            successor = self._create(
                 cls.type,
                 current.agent,
                 merged,
                 confidence=values.get("confidence", current.confidence),  # type: ignore[arg-type]
                 importance=values.get("importance", current.importance),  # type: ignore[arg-type]
                 metadata=v.metadata("metadata", in_place.get("metadata", current.metadata)),
+                valid_from=None,
                 supersedes=[memory_id],
                 derived_from=sources,
                 reason="update",
             )
+            self.announce(MEMORY_UPDATED, successor, previous_id=memory_id)
+            self.announce(MEMORY_INVALIDATED, current)
+            return successor
         values["updated_at"] = now
         self.store.set_memory_fields(cls.type, memory_id, values)
-        return self.store.get_memory(memory_id)
+        updated = self.store.get_memory(memory_id)
+        self.announce(MEMORY_UPDATED, updated)
+        return updated
 
     def forget(self, memory_id: object, agent: str | None = None, *, hard: bool = False) -> None:
         """Invalidate a memory (valid_to = now); `hard=True` deletes it and its edges."""
@@ -179,8 +275,10 @@ class MemoryService:
             raise ValidationError("agent", f"{memory_id!r} belongs to agent {current.agent!r}")
         if hard:
             self.store.delete(memory_id)
+            self.announce(MEMORY_DELETED, current)
         else:
             self.store.invalidate(memory_id, v.now_ms())
+            self.announce(MEMORY_INVALIDATED, current)
 
     def history(self, node_id: object) -> History:
         return self.store.history(v.text("id", node_id))

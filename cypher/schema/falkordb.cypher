@@ -11,6 +11,8 @@ CREATE INDEX FOR (n:AlmaGraphSchema) ON (n.key);
 // redis-cli: GRAPH.CONSTRAINT CREATE <graph> UNIQUE NODE AlmaGraphSchema PROPERTIES 1 key
 CREATE INDEX FOR (n:AntiPattern) ON (n.id);
 // redis-cli: GRAPH.CONSTRAINT CREATE <graph> UNIQUE NODE AntiPattern PROPERTIES 1 id
+CREATE INDEX FOR (n:ApiKey) ON (n.id);
+// redis-cli: GRAPH.CONSTRAINT CREATE <graph> UNIQUE NODE ApiKey PROPERTIES 1 id
 CREATE INDEX FOR (n:DomainKnowledge) ON (n.id);
 // redis-cli: GRAPH.CONSTRAINT CREATE <graph> UNIQUE NODE DomainKnowledge PROPERTIES 1 id
 CREATE INDEX FOR (n:Episode) ON (n.id);

@@ -10,6 +10,8 @@ CREATE INDEX ON :AlmaGraphSchema(key);
 CREATE CONSTRAINT ON (n:AlmaGraphSchema) ASSERT n.key IS UNIQUE;
 CREATE INDEX ON :AntiPattern(id);
 CREATE CONSTRAINT ON (n:AntiPattern) ASSERT n.id IS UNIQUE;
+CREATE INDEX ON :ApiKey(id);
+CREATE CONSTRAINT ON (n:ApiKey) ASSERT n.id IS UNIQUE;
 CREATE INDEX ON :DomainKnowledge(id);
 CREATE CONSTRAINT ON (n:DomainKnowledge) ASSERT n.id IS UNIQUE;
 CREATE INDEX ON :Episode(id);

@@ -7,6 +7,7 @@
 CREATE CONSTRAINT alma_agent_name_unique IF NOT EXISTS FOR (n:Agent) REQUIRE n.name IS UNIQUE;
 CREATE CONSTRAINT alma_almagraphschema_key_unique IF NOT EXISTS FOR (n:AlmaGraphSchema) REQUIRE n.key IS UNIQUE;
 CREATE CONSTRAINT alma_antipattern_id_unique IF NOT EXISTS FOR (n:AntiPattern) REQUIRE n.id IS UNIQUE;
+CREATE CONSTRAINT alma_apikey_id_unique IF NOT EXISTS FOR (n:ApiKey) REQUIRE n.id IS UNIQUE;
 CREATE CONSTRAINT alma_domainknowledge_id_unique IF NOT EXISTS FOR (n:DomainKnowledge) REQUIRE n.id IS UNIQUE;
 CREATE CONSTRAINT alma_episode_id_unique IF NOT EXISTS FOR (n:Episode) REQUIRE n.id IS UNIQUE;
 CREATE CONSTRAINT alma_heuristic_id_unique IF NOT EXISTS FOR (n:Heuristic) REQUIRE n.id IS UNIQUE;
