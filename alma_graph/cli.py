@@ -17,6 +17,7 @@ from pathlib import Path
 
 from . import locomo
 from .backends import default_url
+from .backends.server import redact
 from .client import GraphMemory
 from .errors import AlmaGraphError, DatabaseLockedError, NotFoundError, ValidationError
 from .model import History, MemoryScope, MemorySlice
@@ -338,6 +339,53 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    from .api import Settings, serve  # the web stack loads only for this command
+
+    with _open(args) as memory:
+        if not args.insecure and not memory.keys.list():
+            print("note: no API keys exist yet, so every request will get 401; create one with "
+                  "'alma-graph keys create --agent NAME' (stop the server first on embedded Kuzu)", file=sys.stderr)
+        host = f"[{args.host}]" if ":" in args.host else args.host
+        auth = "no API keys (--insecure, loopback only)" if args.insecure else "API keys required"
+        print(f"serving {redact(memory.backend.url)}: GraphiQL at http://{host}:{args.port}/graphql, {auth}", file=sys.stderr)
+        serve(memory, args.host, args.port, Settings(insecure=args.insecure), log_level=args.log_level)
+    return 0
+
+
+def cmd_keys_create(args: argparse.Namespace) -> int:
+    with _open(args) as memory:
+        key, token = memory.keys.create(args.agent, admin=args.admin, label=args.label or "")
+    who = "admin" if key.admin else f"agent {key.agent!r}"
+    print(f"API key {key.id} for {who} (shown once; send it as 'Authorization: Bearer <key>'):", file=sys.stderr)
+    print(token)
+    return 0
+
+
+def cmd_keys_list(args: argparse.Namespace) -> int:
+    with _open(args) as memory:
+        keys = memory.keys.list()
+    for key in keys:
+        state = f"revoked {key.revoked_at:%Y-%m-%d %H:%M}" if key.revoked_at else "active"
+        who = "admin" if key.admin else f"agent={key.agent}"
+        print(f"{key.id}  {who:<24} {state:<24} created {key.created_at:%Y-%m-%d %H:%M}  {key.label}")
+    return 0
+
+
+def cmd_keys_revoke(args: argparse.Namespace) -> int:
+    with _open(args) as memory:
+        memory.keys.revoke(args.key_id)
+    print(f"API key {args.key_id} revoked")
+    return 0
+
+
+def cmd_assets_install(args: argparse.Namespace) -> int:
+    from .api import graphiql
+
+    print(f"GraphiQL assets in {graphiql.install_assets(args.dir)}")
+    return 0
+
+
 def _positive(value: str) -> int:
     if not value.isdigit() or int(value) < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {value!r}")
@@ -394,6 +442,25 @@ def _parser() -> argparse.ArgumentParser:
     flags(command(sub, "stats", cmd_stats, "node and edge counts, index status"), ("--json", "print JSON"))
     index = sub.add_parser("index", help="search indexes").add_subparsers(dest="action", required=True)
     command(index, "refresh", cmd_index_refresh, "build vector indexes for tables that have outgrown exact search")
+
+    p = command(sub, "serve", cmd_serve, "serve the GraphQL API (GraphiQL at /graphql)")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8765, help="port (default: 8765)")
+    p.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
+    flags(p, ("--insecure", "no API keys: every request acts as admin (binds to loopback only)"))
+
+    keys = sub.add_parser("keys", help="API keys for the GraphQL API").add_subparsers(dest="action", required=True)
+    p = command(keys, "create", cmd_keys_create, "issue a key that acts as an agent (or, --admin, as any)")
+    who = p.add_mutually_exclusive_group(required=True)
+    who.add_argument("--agent", help="the agent the key acts as")
+    who.add_argument("--admin", action="store_true", help="a key that may act as any agent and register agents")
+    p.add_argument("--label", help="a note on what the key is for")
+    command(keys, "list", cmd_keys_list, "list keys (never their secrets)")
+    command(keys, "revoke", cmd_keys_revoke, "revoke a key").add_argument("key_id")
+
+    assets = sub.add_parser("assets", help="GraphiQL's web assets").add_subparsers(dest="action", required=True)
+    p = command(assets, "install", cmd_assets_install, "download GraphiQL, React and React DOM from the npm registry")
+    p.add_argument("--dir", help="where to put them (default: $ALMA_GRAPH_ASSETS or the user cache)")
 
     p = command(sub, "demo", cmd_demo, "import a sample conversation, retrieve from it, explain")
     p.add_argument("--agent", default="demo")

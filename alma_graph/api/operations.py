@@ -1,0 +1,222 @@
+"""Queries, mutations and subscriptions. Each resolver checks who is asking, then calls the same
+service layer as the Python client (`GraphMemory`); no rule lives here twice."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncGenerator
+from datetime import datetime
+
+import strawberry
+from strawberry.scalars import JSON
+
+from ..errors import AlmaGraphError, NotFoundError, ValidationError
+from ..events import MemoryEvent as MemoryEventModel
+from .types import (
+    Agent, AntiPattern, DomainKnowledge, Episode, EventType, Heuristic, Info, Item, LearnResult, Memory,
+    MemoryEvent, ScoredItem, UserPreference, to_agent, to_event, to_item, to_learn_result, to_scored,
+)
+
+EVENT_QUEUE = 1000  # events a slow subscriber may fall behind by before its stream ends
+
+
+@strawberry.type
+class Viewer:
+    agent: str | None = strawberry.field(description="The agent this API key acts as; null for an admin key.")
+    admin: bool
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(description="Who the request acts as.")
+    def viewer(self, info: Info) -> Viewer:
+        who = info.context.who
+        return Viewer(agent=who.agent, admin=who.admin)
+
+    @strawberry.field(description="The memories and episodes most useful for `query`, best first. "
+                                  "`explain: true` adds each score's breakdown.")
+    async def memories(
+        self, info: Info, query: str, agent: str | None = None, top_k: int = 10, types: list[str] | None = None,
+        since: datetime | None = None, until: datetime | None = None, explain: bool = False,
+        include_invalidated: bool = False,
+    ) -> list[ScoredItem]:
+        ctx = info.context
+        found = await ctx.run(ctx.memory.retrieve, query, ctx.who.acting_as(agent), top_k=top_k, types=types,
+                              since=since, until=until, include_invalidated=include_invalidated)
+        return [to_scored(item, explain) for item in found]
+
+    @strawberry.field(description="One memory or episode by id; null if it does not exist or is not yours.")
+    async def memory(self, info: Info, id: strawberry.ID) -> Item | None:
+        ctx = info.context
+        found = await ctx.run(ctx.memory.memories.items, [str(id)], ctx.readers)
+        return to_item(found[str(id)]) if str(id) in found else None
+
+    @strawberry.field(description="The agents the caller may see.")
+    async def agents(self, info: Info) -> list[Agent]:
+        ctx = info.context
+        return [to_agent(a) for a in await ctx.run(ctx.memory.store.list_agents, ctx.readers)]
+
+    @strawberry.field
+    async def agent(self, info: Info, name: str) -> Agent | None:
+        ctx = info.context
+        readers = ctx.readers
+        if readers is not None and name not in readers:
+            return None
+        found = await ctx.run(ctx.memory.store.list_agents, [name])
+        return to_agent(found[0]) if found else None
+
+    @strawberry.field(description="A session's episodes in order.")
+    async def episodes(self, info: Info, session: str) -> list[Episode]:
+        ctx = info.context
+        readers = ctx.readers
+        if readers is not None:
+            owner = (await ctx.run(ctx.memory.store.session_owners, [session])).get(session)
+            if owner not in readers:
+                return []
+        return [to_item(e) for e in await ctx.run(ctx.memory.episodes, session)]  # type: ignore[misc]
+
+
+@strawberry.input
+class MemoryOptions:
+    confidence: float = 0.5
+    importance: float = 0.5
+    metadata: JSON | None = None
+    valid_from: datetime | None = None
+    derived_from: list[strawberry.ID] = strawberry.field(default_factory=list)
+    supersedes: list[strawberry.ID] = strawberry.field(default_factory=list)
+
+    def as_kwargs(self) -> dict[str, object]:
+        return {"confidence": self.confidence, "importance": self.importance, "metadata": self.metadata,
+                "valid_from": self.valid_from, "derived_from": [str(i) for i in self.derived_from],
+                "supersedes": [str(i) for i in self.supersedes]}
+
+
+@strawberry.input
+class EpisodeInput:
+    text: str
+    session: str | None = None
+    timestamp: datetime | None = None
+    source_id: str | None = None
+    metadata: JSON | None = None
+
+
+async def _add(info: Info, memory_type: str, agent: str | None, fields: dict[str, object],
+               options: MemoryOptions | None) -> Memory:
+    ctx = info.context
+    kwargs = (options or MemoryOptions()).as_kwargs()
+    created = await ctx.run(ctx.memory.add_memory, memory_type, ctx.who.acting_as(agent), fields, **kwargs)
+    return to_item(created)  # type: ignore[return-value]
+
+
+async def _owned(info: Info, memory_id: str) -> None:
+    """An agent key may change only its agent's memories; any other id reads as unknown."""
+    ctx = info.context
+    if ctx.readers is not None and not await ctx.run(ctx.memory.memories.items, [memory_id], ctx.readers):
+        raise NotFoundError("memory", memory_id)
+
+
+@strawberry.type
+class Mutation:
+    @strawberry.mutation(description="Create or update an agent and its scope (admin keys only).")
+    async def register_agent(self, info: Info, name: str, can_learn: list[str] | None = None,
+                             cannot_learn: list[str] | None = None, description: str = "") -> Agent:
+        ctx = info.context
+        ctx.who.require_admin("registerAgent")
+        agent = await ctx.run(ctx.memory.register_agent, name, can_learn=can_learn or (),
+                              cannot_learn=cannot_learn or (), description=description)
+        return to_agent(agent)
+
+    @strawberry.mutation(description="Record an outcome; forms or strengthens a Heuristic or AntiPattern "
+                                     "when the evidence says so.")
+    async def learn(self, info: Info, task: str, success: bool, strategy_used: str, agent: str | None = None,
+                    task_type: str | None = None, duration_ms: float | None = None, error: str | None = None,
+                    episodes: list[strawberry.ID] | None = None, metadata: JSON | None = None) -> LearnResult:
+        ctx = info.context
+        result = await ctx.run(ctx.memory.learn, ctx.who.acting_as(agent), task, success, strategy_used,
+                               task_type=task_type, duration_ms=duration_ms, error=error,
+                               episodes=[str(e) for e in episodes or ()], metadata=metadata)
+        return to_learn_result(result)
+
+    @strawberry.mutation
+    async def add_heuristic(self, info: Info, condition: str, strategy: str, agent: str | None = None,
+                            options: MemoryOptions | None = None) -> Heuristic:
+        return await _add(info, "Heuristic", agent, {"condition": condition, "strategy": strategy}, options)  # type: ignore[return-value]
+
+    @strawberry.mutation
+    async def add_preference(self, info: Info, user: str, category: str, preference: str,
+                             source: str | None = None, agent: str | None = None,
+                             options: MemoryOptions | None = None) -> UserPreference:
+        fields = {"user": user, "category": category, "preference": preference, "source": source}
+        return await _add(info, "UserPreference", agent, fields, options)  # type: ignore[return-value]
+
+    @strawberry.mutation
+    async def add_knowledge(self, info: Info, domain: str, fact: str, source: str | None = None,
+                            agent: str | None = None, options: MemoryOptions | None = None) -> DomainKnowledge:
+        fields = {"domain": domain, "fact": fact, "source": source}
+        return await _add(info, "DomainKnowledge", agent, fields, options)  # type: ignore[return-value]
+
+    @strawberry.mutation
+    async def add_anti_pattern(self, info: Info, pattern: str, why_bad: str, better_alternative: str | None = None,
+                               agent: str | None = None, options: MemoryOptions | None = None) -> AntiPattern:
+        fields = {"pattern": pattern, "why_bad": why_bad, "better_alternative": better_alternative}
+        return await _add(info, "AntiPattern", agent, fields, options)  # type: ignore[return-value]
+
+    @strawberry.mutation(description="Record raw observations (turns, tool results) as episodes, in one batch.")
+    async def remember(self, info: Info, episodes: list[EpisodeInput], agent: str | None = None) -> list[Episode]:
+        ctx = info.context
+        rows = [{"text": e.text, "session": e.session, "timestamp": e.timestamp, "source_id": e.source_id,
+                 "metadata": e.metadata} for e in episodes]
+        created = await ctx.run(ctx.memory.remember_many, ctx.who.acting_as(agent), rows)
+        return [to_item(e) for e in created]  # type: ignore[misc]
+
+    @strawberry.mutation(description="Change a memory. Confidence, importance and metadata change in place; "
+                                     "a change to its own `fields` writes a new version that supersedes it.")
+    async def update_memory(self, info: Info, id: strawberry.ID, confidence: float | None = None,
+                            importance: float | None = None, metadata: JSON | None = None,
+                            fields: JSON | None = None) -> Memory:
+        ctx = info.context
+        await _owned(info, str(id))
+        if fields is not None and not isinstance(fields, dict):
+            raise ValidationError("fields", "expected an object of field names and values")
+        changes = {k: val for k, val in (("confidence", confidence), ("importance", importance),
+                                         ("metadata", metadata)) if val is not None}
+        changes.update(fields or {})
+        return to_item(await ctx.run(ctx.memory.update, str(id), **changes))  # type: ignore[return-value]
+
+    @strawberry.mutation(description="Invalidate a memory (kept in its history); `hard: true` deletes it.")
+    async def forget(self, info: Info, id: strawberry.ID, hard: bool = False) -> bool:
+        ctx = info.context
+        await _owned(info, str(id))
+        await ctx.run(ctx.memory.forget, str(id), hard=hard)
+        return True
+
+
+@strawberry.type
+class Subscription:
+    @strawberry.subscription(description="Memory events as they are committed: the caller's agent's, or for an "
+                                         "admin key every agent's (or `agent`'s).")
+    async def memory_events(self, info: Info, types: list[EventType] | None = None,
+                            agent: str | None = None) -> AsyncGenerator[MemoryEvent, None]:
+        ctx = info.context
+        who = ctx.who
+        agents = None if who.agent is None and agent is None else [who.acting_as(agent)]
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[MemoryEventModel | None] = asyncio.Queue(EVENT_QUEUE)
+
+        def deliver(event: MemoryEventModel | None) -> None:
+            if queue.full():  # fell too far behind: end the stream rather than drop events silently
+                queue.get_nowait()
+                event = None
+            queue.put_nowait(event)
+
+        subscription = ctx.memory.subscribe(
+            lambda event: loop.call_soon_threadsafe(deliver, event),
+            types=None if types is None else [t.value for t in types], agents=agents,
+        )
+        try:
+            while (event := await queue.get()) is not None:
+                yield to_event(event)
+            raise AlmaGraphError(f"memoryEvents: the subscriber fell more than {EVENT_QUEUE} events behind; "
+                                 "subscribe again and re-read what changed")
+        finally:
+            subscription.close()
