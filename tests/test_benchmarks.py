@@ -182,3 +182,26 @@ def test_falkordb_costs_benchmark_prints_its_figures_at_a_small_size():
     for line in ("HNSW efRuntime  10: recall@10", "HNSW efRuntime 200: recall@10", "numpy exact top-10",
                  "after SET on 50 indexed nodes", "FalkorDB (TF-IDF)", "Kuzu (BM25)"):
         assert line in done.stdout, line
+
+
+def test_api_benchmark_serves_every_level_without_errors_at_a_small_size(tmp_path: Path):
+    import subprocess
+
+    out = tmp_path / "api.json"
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "api" / "run.py"), "--items", "300", "--embedder", "hashing",
+         "--clients", "1", "4", "--seconds", "2", "--json", str(out), "--png", str(tmp_path / "api.png")],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    report = json.loads(out.read_text())
+    assert report["items"] == 300 and report["episodes"] + report["memories"] == 300
+    assert [r["clients"] for r in report["levels"]] == [1, 4]
+    for figures in [report["in_process"], report["http_floor"], *report["levels"]]:
+        assert figures["requests"] > 0 and figures["requests_s"] > 0 and figures["errors"] == 0
+        assert 0 < figures["p50_ms"] <= figures["p95_ms"] <= figures["p99_ms"]
+    for figures in [report["in_process"], *report["levels"]]:
+        assert figures["results_per_query"] == 10
+    assert all(r["server_log_lines"] == 0 for r in report["levels"]), [r["server_log"] for r in report["levels"]]
+    assert (tmp_path / "api.png").stat().st_size > 0
+    assert "requests/s" in done.stdout and "4 clients" in done.stdout
