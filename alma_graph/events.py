@@ -1,9 +1,9 @@
 """Memory events: what every write announces, and the in-process bus that carries them.
 
-The service layer publishes one event per write after the write has committed, so a subscriber
-never hears of something a reader cannot see yet. Subscribers are callbacks; the GraphQL
-subscriptions bridge them onto the event loop, and durable delivery (webhooks with an outbox)
-subscribes here too.
+Two kinds of listener. Recorders run inside the write's own transaction (the webhook outbox is
+one), so an event is stored if and only if its write is: a crash can lose neither half.
+Subscribers are callbacks told after the commit, so they never hear of something a reader
+cannot see yet; the GraphQL subscriptions bridge them onto the event loop.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from .errors import ValidationError
@@ -22,7 +22,11 @@ MEMORY_CREATED = "memory.created"
 MEMORY_UPDATED = "memory.updated"
 MEMORY_INVALIDATED = "memory.invalidated"
 MEMORY_DELETED = "memory.deleted"
-EVENT_TYPES = (MEMORY_CREATED, MEMORY_UPDATED, MEMORY_INVALIDATED, MEMORY_DELETED)
+MEMORY_CONSOLIDATED = "memory.consolidated"
+HEURISTIC_FORMED = "heuristic.formed"
+ANTIPATTERN_DETECTED = "antipattern.detected"
+EVENT_TYPES = (MEMORY_CREATED, MEMORY_UPDATED, MEMORY_INVALIDATED, MEMORY_DELETED, MEMORY_CONSOLIDATED,
+               HEURISTIC_FORMED, ANTIPATTERN_DETECTED)
 
 
 @dataclass(frozen=True)
@@ -38,6 +42,7 @@ class MemoryEvent:
 
 
 Callback = Callable[[MemoryEvent], None]
+Recorder = Callable[[Sequence[MemoryEvent]], None]
 
 
 def event_types(types: Iterable[str] | None, field_name: str = "types") -> frozenset[str]:
@@ -70,7 +75,17 @@ class EventBus:
 
     def __init__(self) -> None:
         self._subscriptions: list[Subscription] = []
+        self._recorders: list[Recorder] = []
         self._lock = threading.Lock()
+
+    def add_recorder(self, recorder: Recorder) -> None:
+        """`recorder(events)` runs inside each write's transaction; an error in it fails the write."""
+        self._recorders.append(recorder)
+
+    def record(self, events: Sequence[MemoryEvent]) -> None:
+        if events:
+            for recorder in self._recorders:
+                recorder(events)
 
     def subscribe(self, callback: Callback, *, types: Iterable[str] | None = None,
                   agents: Iterable[str] | None = None) -> Subscription:

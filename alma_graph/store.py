@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -170,18 +170,28 @@ class GraphStore(GraphWalks):
 
     # -- memories ---------------------------------------------------------------------------
 
-    def create_memory(self, label: str, agent: str, fields: dict[str, object], **options: object) -> Memory:
-        """Write one memory with its LEARNED, DERIVED_FROM and SUPERSEDES edges, atomically."""
-        [memory_id] = self.create_memories(label, [NewMemory(agent, fields, **options)])  # type: ignore[arg-type]
-        return self.get_memory(memory_id)
+    def prepare_memory(self, label: str, agent: str, fields: dict[str, object],
+                       **options: object) -> tuple[str, Callable[[], None]]:
+        """Check and embed one memory now: its id, and the write that creates it with its
+        LEARNED, DERIVED_FROM and SUPERSEDES edges, to run inside an atomic write of the caller's."""
+        [memory_id], write = self.prepare_memories(label, [NewMemory(agent, fields, **options)])  # type: ignore[arg-type]
+        return memory_id, write
 
     def create_memories(self, label: str, items: Sequence["NewMemory"]) -> list[str]:
         """Write memories of one type (any agents) with their edges in one atomic write; their ids.
 
         One embedder call and one statement per node or edge kind, however many memories: the path
         for bulk loads. Callers check scopes; the edges' targets are checked here."""
+        ids, write = self.prepare_memories(label, items)
+        if ids:
+            self.backend.atomically(write)
+        return ids
+
+    def prepare_memories(self, label: str, items: Sequence["NewMemory"]) -> tuple[list[str], Callable[[], None]]:
+        """The ids the memories will have, and the write that creates them: the embedding and the
+        checks happen now, outside any transaction, so a write holds its locks only to write."""
         if not items:
-            return []
+            return [], lambda: None
         cls = MEMORY_TYPES[label]
         texts = [cls.render_text(item.fields) for item in items]
         vectors = self.embed(texts)
@@ -232,8 +242,7 @@ class GraphStore(GraphWalks):
                     {"ids": [target for _, target, _ in pairs], "now": now},
                 )
 
-        self.backend.atomically(write)
-        return [row["id"] for row in rows]
+        return [row["id"] for row in rows], write
 
     def find(self, ids: Iterable[str], readers: frozenset[str] | None = None) -> dict[str, tuple[str, str]]:
         """(label, owning agent) of each id that exists (and, given `readers`, is owned by one of them)."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -82,8 +83,13 @@ class Backend(ABC):
         """Run `work` (reads and writes) as one transaction, running it again from the start
         when the database reports a transient failure (a cluster's leader change, a deadlock):
         the statements of a failed attempt were rolled back, so a second run is safe."""
+        # Per thread and backend: whether this thread is inside one of this backend's atomic writes.
+        state = self.__dict__.setdefault("_atomic_state", threading.local())
+        if getattr(state, "depth", 0):  # part of an outer atomic write, which retries it whole
+            return work()
         for attempt in range(1, self.attempts + 1):
             try:
+                state.depth = 1
                 with self.transaction():
                     return work()
             except TransientBackendError as exc:
@@ -91,6 +97,8 @@ class Backend(ABC):
                     raise
                 log.warning("transient failure (%s); attempt %d of %d", exc, attempt + 1, self.attempts)
                 time.sleep(random.uniform(0.5, 1.5) * 0.05 * 2 ** attempt)  # apart from the rival
+            finally:
+                state.depth = 0
         raise AssertionError("unreachable")
 
     @abstractmethod

@@ -18,9 +18,9 @@ import numpy as np
 from .. import validation as v
 from ..backends.base import SearchFilter
 from ..errors import ValidationError
-from ..events import MEMORY_UPDATED
+from ..events import ANTIPATTERN_DETECTED, HEURISTIC_FORMED, MEMORY_UPDATED
 from ..model import LearnResult, Memory, MemoryScope, Outcome
-from .memories import MemoryService
+from .memories import MemoryService, event
 
 
 @dataclass(frozen=True)
@@ -93,7 +93,12 @@ class Learner:
                 note=f"formed a heuristic from {len(wins)} successes in {len(same)} tries",
             )
         elif heuristic is not None:
-            heuristic = self._strengthen(heuristic, recorded, success)
+            occurrences = getattr(heuristic, "occurrence_count") + 1
+            successes = getattr(heuristic, "success_count") + (1 if success else 0)
+            heuristic = self._strengthen("Heuristic", heuristic.id, recorded, {
+                "occurrence_count": occurrences, "success_count": successes,
+                "confidence": _laplace(successes, occurrences), "updated_at": v.now_ms(),
+            })
             notes.append("updated the heuristic's counts")
 
         anti = self._existing("AntiPattern", recorded, strategy_used, by_type=by_type)
@@ -108,13 +113,10 @@ class Learner:
             )
         elif anti is not None and not success:
             count = getattr(anti, "occurrence_count") + 1
-            self.store.set_memory_fields("AntiPattern", anti.id, {
+            anti = self._strengthen("AntiPattern", anti.id, recorded, {
                 "occurrence_count": count, "updated_at": v.now_ms(),
                 "metadata": json.dumps({**anti.metadata, "failures": count}, sort_keys=True),
             })
-            self.store.add_derivations("AntiPattern", anti.id, [recorded.id], "learning")
-            anti = self.store.get_memory(anti.id)
-            self.memories.announce(MEMORY_UPDATED, anti)
         return LearnResult(outcome=recorded, heuristic=heuristic, anti_pattern=anti, notes=tuple(notes))
 
     def _enough(self, agreeing: list[Outcome], tries: list[Outcome], minimum: int) -> bool:
@@ -130,7 +132,7 @@ class Learner:
         notes.append(note)
         return self.memories.add(
             label, agent, fields, confidence=_laplace(len(support), total), metadata=origin,
-            derived_from=[o.id for o in derived_from], reason="learning",
+            derived_from=[o.id for o in derived_from], reason="learning", also=(_FORMED[label],),
         )
 
     def _related(self, outcome: Outcome, *, by_type: bool) -> list[Outcome]:
@@ -165,19 +167,17 @@ class Learner:
             matching = [m for m, s in zip(candidates, similar) if s >= self.config.task_similarity]
         return matching[-1] if matching else None
 
-    def _strengthen(self, heuristic: Memory, outcome: Outcome, success: bool) -> Memory:
-        occurrences = getattr(heuristic, "occurrence_count") + 1
-        successes = getattr(heuristic, "success_count") + (1 if success else 0)
-        self.store.set_memory_fields("Heuristic", heuristic.id, {
-            "occurrence_count": occurrences,
-            "success_count": successes,
-            "confidence": _laplace(successes, occurrences),
-            "updated_at": v.now_ms(),
-        })
-        self.store.add_derivations("Heuristic", heuristic.id, [outcome.id], "learning")
-        strengthened = self.store.get_memory(heuristic.id)
-        self.memories.announce(MEMORY_UPDATED, strengthened)
-        return strengthened
+    def _strengthen(self, label: str, memory_id: str, outcome: Outcome, values: dict[str, object]) -> Memory:
+        """One more outcome behind a learned memory: its counts change and it derives from that outcome too."""
+        def write() -> None:
+            self.store.set_memory_fields(label, memory_id, values)
+            self.store.add_derivations(label, memory_id, [outcome.id], "learning")
+
+        self.memories.commit(write, [event(MEMORY_UPDATED, memory_id, outcome.agent, label)])
+        return self.store.get_memory(memory_id)
+
+
+_FORMED = {"Heuristic": HEURISTIC_FORMED, "AntiPattern": ANTIPATTERN_DETECTED}
 
 
 def _success(outcome: object) -> bool:

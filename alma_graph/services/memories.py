@@ -8,13 +8,19 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import TypeVar
 
 from .. import validation as v
 from ..errors import NotFoundError, ValidationError
 from ..events import (
     MEMORY_CREATED, MEMORY_DELETED, MEMORY_INVALIDATED, MEMORY_UPDATED, EventBus, MemoryEvent,
 )
+
+
+def event(event_type: str, memory_id: str, agent: str, memory_type: str, *,
+          previous_id: str | None = None) -> MemoryEvent:
+    return MemoryEvent(event_type, memory_id, agent, memory_type, v.now_ms(), previous_id=previous_id)
 from ..graph_walks import group_by_label
 from ..model import MEMORY_TYPES, Agent, Episode, History, Memory, MemoryScope, Related, memory_class
 from ..store import EpisodeInput, GraphStore
@@ -23,6 +29,7 @@ from ..store import EpisodeInput, GraphStore
 _IN_PLACE = {"confidence", "importance", "metadata"}
 MAX_BATCH = 100_000
 MAX_RELATED_DEPTH = 4
+T = TypeVar("T")
 MAX_LIST = 1000
 
 
@@ -32,10 +39,17 @@ class MemoryService:
         self.events = events or EventBus()
         self._agents: dict[str, Agent] = {}
 
-    def announce(self, event_type: str, memory: Memory, *, previous_id: str | None = None) -> None:
-        """Publish a committed write's event."""
-        self.events.publish(MemoryEvent(event_type, memory.id, memory.agent, memory.type, v.now_ms(),
-                                        previous_id=previous_id))
+    def commit(self, write: Callable[[], object], events: Sequence[MemoryEvent]) -> None:
+        """Run a write and record its events in one atomic write; subscribers hear of them once it
+        has committed. Read what was written afterwards: inside a transaction, Kuzu 0.11.3's
+        `id IN [...]` lookups can return the wrong node for one the transaction created."""
+        def unit() -> None:
+            write()
+            self.events.record(events)
+
+        self.store.backend.atomically(unit)
+        for e in events:
+            self.events.publish(e)
 
     # -- agents -----------------------------------------------------------------------------
 
@@ -67,18 +81,21 @@ class MemoryService:
         derived_from: Sequence[str] = (),
         supersedes: Sequence[str] = (),
         reason: str = "explicit",
+        also: Sequence[str] = (),
     ) -> Memory:
-        """Validate, check the agent's scope, and write one memory of `memory_type`."""
-        memory = self._create(memory_type, agent, fields, confidence=confidence, importance=importance,
-                              metadata=metadata, valid_from=valid_from, derived_from=derived_from,
-                              supersedes=supersedes, reason=reason)
-        self.announce(MEMORY_CREATED, memory)
-        return memory
+        """Validate, check the agent's scope, and write one memory of `memory_type`; `also`
+        names events the write announces besides memory.created (a learned heuristic's
+        heuristic.formed)."""
+        cls, owner = memory_class(memory_type), self.agent(agent).name
+        memory_id, write = self._prepare(cls, owner, fields, confidence=confidence, importance=importance,
+                                         metadata=metadata, valid_from=valid_from, derived_from=derived_from,
+                                         supersedes=supersedes, reason=reason)
+        self.commit(write, [event(t, memory_id, owner, cls.type) for t in (MEMORY_CREATED, *also)])
+        return self.store.get_memory(memory_id)
 
-    def _create(self, memory_type: str, agent: str, fields: Mapping[str, object], *, confidence: float,
-                importance: float, metadata: Mapping[str, object] | None, valid_from: object,
-                derived_from: Sequence[str], supersedes: Sequence[str], reason: str) -> Memory:
-        cls = memory_class(memory_type)
+    def _prepare(self, cls: type[Memory], agent: str, fields: Mapping[str, object], *, confidence: float,
+                 importance: float, metadata: Mapping[str, object] | None, valid_from: object,
+                 derived_from: Sequence[str], supersedes: Sequence[str], reason: str) -> tuple[str, Callable[[], None]]:
         owner = self.agent(agent)
         owner.scope.check(cls.type)
         clean = self._fields(cls, fields)
@@ -92,7 +109,7 @@ class MemoryService:
         for old, label in self.store.labels_of(supersedes, field="supersedes").items():
             if label == "Episode":
                 raise ValidationError("supersedes", f"{old!r} is an episode; only memories can be superseded")
-        return self.store.create_memory(
+        return self.store.prepare_memory(
             cls.type,
             owner.name,
             clean,
@@ -246,8 +263,8 @@ class MemoryService:
             merged.update(content)
             # The new version rests on the same evidence as the one it replaces.
             sources = [dst for _, dst, _ in self.store.linked([memory_id], "DERIVED_FROM", outgoing=True)]
-            successor = self._create(
-                cls.type,
+            successor, write = self._prepare(
+                cls,
                 current.agent,
                 merged,
                 confidence=values.get("confidence", current.confidence),  # type: ignore[arg-type]
@@ -258,14 +275,13 @@ class MemoryService:
                 derived_from=sources,
                 reason="update",
             )
-            self.announce(MEMORY_UPDATED, successor, previous_id=memory_id)
-            self.announce(MEMORY_INVALIDATED, current)
-            return successor
+            self.commit(write, [event(MEMORY_UPDATED, successor, current.agent, cls.type, previous_id=memory_id),
+                                event(MEMORY_INVALIDATED, memory_id, current.agent, cls.type)])
+            return self.store.get_memory(successor)
         values["updated_at"] = now
-        self.store.set_memory_fields(cls.type, memory_id, values)
-        updated = self.store.get_memory(memory_id)
-        self.announce(MEMORY_UPDATED, updated)
-        return updated
+        self.commit(lambda: self.store.set_memory_fields(cls.type, memory_id, values),
+                    [event(MEMORY_UPDATED, memory_id, current.agent, cls.type)])
+        return self.store.get_memory(memory_id)
 
     def forget(self, memory_id: object, agent: str | None = None, *, hard: bool = False) -> None:
         """Invalidate a memory (valid_to = now); `hard=True` deletes it and its edges."""
@@ -274,11 +290,11 @@ class MemoryService:
         if agent is not None and self.agent(agent).name != current.agent:
             raise ValidationError("agent", f"{memory_id!r} belongs to agent {current.agent!r}")
         if hard:
-            self.store.delete(memory_id)
-            self.announce(MEMORY_DELETED, current)
+            self.commit(lambda: self.store.delete(memory_id),
+                        [event(MEMORY_DELETED, memory_id, current.agent, current.type)])
         else:
-            self.store.invalidate(memory_id, v.now_ms())
-            self.announce(MEMORY_INVALIDATED, current)
+            self.commit(lambda: self.store.invalidate(memory_id, v.now_ms()),
+                        [event(MEMORY_INVALIDATED, memory_id, current.agent, current.type)])
 
     def history(self, node_id: object) -> History:
         return self.store.history(v.text("id", node_id))
