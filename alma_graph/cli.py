@@ -43,13 +43,17 @@ def _open(args: argparse.Namespace) -> GraphMemory:
 def _scope_text(scope: MemoryScope) -> str:
     text = f"can learn {', '.join(scope.can_learn) or 'every type'}"
     text += f"; cannot learn {', '.join(scope.cannot_learn)}" if scope.cannot_learn else ""
+    text += f"; shares with {', '.join(scope.share_with)}" if scope.share_with else ""
+    text += f"; reads {', '.join(scope.inherit_from)}'s memories" if scope.inherit_from else ""
     return text + (f" - {scope.description}" if scope.description else "")
 
 
 def cmd_agent_add(args: argparse.Namespace) -> int:
     with _open(args) as memory:
         agent = memory.register_agent(args.name, can_learn=tuple(args.can_learn or ()),
-                                      cannot_learn=tuple(args.cannot_learn or ()), description=args.description or "")
+                                      cannot_learn=tuple(args.cannot_learn or ()),
+                                      share_with=tuple(args.share_with or ()),
+                                      inherit_from=tuple(args.inherit_from or ()), description=args.description or "")
     print(f"agent {agent.name!r} saved: {_scope_text(agent.scope)}")
     return 0
 
@@ -418,6 +422,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("name")
     p.add_argument("--can-learn", nargs="+", metavar="TYPE", help="memory types it may write (default: all)")
     p.add_argument("--cannot-learn", nargs="+", metavar="TYPE", help="memory types it may not write")
+    p.add_argument("--share-with", nargs="+", metavar="AGENT", help="agents that may read its memories")
+    p.add_argument("--inherit-from", nargs="+", metavar="AGENT", help="agents whose memories it reads")
     p.add_argument("--description")
     command(agent, "list", cmd_agent_list, "list agents and their scopes")
 

@@ -35,6 +35,8 @@ from .services.keys import KeyService
 from .services.learning import Learner, LearningConfig
 from .services.memories import MemoryService
 from .services.retrieval import RetrievalRequest, Retriever, resolve_labels
+from .services.webhook_dispatch import DeliverySettings, WebhookDispatcher
+from .services.webhooks import WebhookService
 from .services.scoring import RetrievalConfig
 from .store import GraphStore
 
@@ -55,6 +57,7 @@ class GraphMemory:
         embedder: str | Embedder = "local",
         retrieval: RetrievalConfig | None = None,
         learning: LearningConfig | None = None,
+        deliver_webhooks: bool | DeliverySettings = False,
         **backend_options: object,
     ):
         self.embedder = make_embedder(embedder)
@@ -69,6 +72,12 @@ class GraphMemory:
         self.learner = Learner(self.memories, learning)
         self.retriever = Retriever(self.store, retrieval)
         self.keys = KeyService(self.memories)
+        # The outbox is written inside every memory write's transaction (see services/webhooks.py).
+        self.webhooks = WebhookService(self.backend)
+        self.events.add_recorder(self.webhooks.record)
+        self._dispatcher: WebhookDispatcher | None = None
+        if deliver_webhooks:
+            self.start_webhook_delivery(None if deliver_webhooks is True else deliver_webhooks)
 
     # -- agents -----------------------------------------------------------------------------
 
@@ -83,6 +92,10 @@ class GraphMemory:
         elif scope_fields:
             raise ValidationError("scope", "pass either a MemoryScope or a name with scope fields")
         return self.memories.register_agent(scope)
+
+    def share_with(self, agent: str, others: Sequence[str]) -> Agent:
+        """Let `others` read `agent`'s memories (replacing whom it shared with); the rest of its scope stays."""
+        return self.memories.share_with(agent, others)
 
     def get_agent(self, name: str) -> Agent:
         return self.memories.agent(name)
@@ -175,9 +188,11 @@ class GraphMemory:
         include_invalidated: bool = False,
     ) -> MemorySlice:
         """The memories and episodes most useful for `query`, scored and explained."""
+        name = self.memories.agent(agent).name
         request = RetrievalRequest(
             query=v.text("query", query),
-            agent=self.memories.agent(agent).name,
+            agent=name,
+            readers=tuple(sorted(self.memories.readable(name))),
             top_k=v.positive_int("top_k", top_k, maximum=MAX_TOP_K),
             labels=resolve_labels(types),
             since_ms=None if since is None else v.timestamp_ms("since", since),
@@ -191,13 +206,19 @@ class GraphMemory:
     def get(self, node_id: str) -> Memory | Episode:
         return self.memories.get(node_id)
 
-    def update(self, memory_id: str, **changes: object) -> Memory:
-        """Change a memory; content changes write a new version that SUPERSEDES the old one."""
-        return self.memories.update(memory_id, **changes)
+    def update(self, memory_id: str, *, agent: str | None = None, **changes: object) -> Memory:
+        """Change a memory; content changes write a new version that SUPERSEDES the old one.
+        With `agent`, the call acts as that agent, which must own the memory."""
+        return self.memories.update(memory_id, agent, **changes)
 
-    def forget(self, memory_id: str, *, hard: bool = False) -> None:
-        """Invalidate a memory (kept, with valid_to set); `hard=True` deletes it."""
-        self.memories.forget(memory_id, hard=hard)
+    def forget(self, memory_id: str, *, agent: str | None = None, hard: bool = False) -> None:
+        """Invalidate a memory (kept, with valid_to set); `hard=True` deletes it. With `agent`,
+        the call acts as that agent, which must own the memory."""
+        self.memories.forget(memory_id, agent, hard=hard)
+
+    def readable_agents(self, agent: str) -> frozenset[str]:
+        """The agents whose memories `agent` reads: itself, those sharing with it, those it inherits from."""
+        return self.memories.readable(agent)
 
     def history(self, node_id: str) -> History:
         """The provenance chain: what the memory derives from, supersedes, and who learned it."""
@@ -218,7 +239,19 @@ class GraphMemory:
 
     # -- lifecycle --------------------------------------------------------------------------
 
+    def start_webhook_delivery(self, settings: DeliverySettings | None = None) -> WebhookDispatcher:
+        """Send webhook deliveries from a background thread until `close()` (settings default to
+        `DeliverySettings.from_env()`). On embedded Kuzu only the process holding the database can."""
+        if self._dispatcher is None:
+            self._dispatcher = WebhookDispatcher(self.webhooks, settings or DeliverySettings.from_env())
+            self.events.subscribe(self._dispatcher.wake)
+            self._dispatcher.start()
+        return self._dispatcher
+
     def close(self) -> None:
+        if self._dispatcher is not None:
+            self._dispatcher.stop()
+            self._dispatcher = None
         self.backend.close()
 
     def __enter__(self) -> GraphMemory:

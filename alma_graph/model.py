@@ -185,9 +185,11 @@ class Session(BaseModel):
 
 
 class MemoryScope(BaseModel):
-    """Which memory types an agent may write.
+    """Which memory types an agent may write, and whose memories it reads.
 
-    `can_learn` empty means every type not in `cannot_learn`.
+    `can_learn` empty means every type not in `cannot_learn`. An agent reads its own memories,
+    those of every agent that lists it in `share_with`, and those of every agent in its own
+    `inherit_from`; it writes, updates and invalidates only its own.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -195,6 +197,8 @@ class MemoryScope(BaseModel):
     agent: str
     can_learn: tuple[str, ...] = ()
     cannot_learn: tuple[str, ...] = ()
+    share_with: tuple[str, ...] = ()
+    inherit_from: tuple[str, ...] = ()
     description: str = ""
 
     def __init__(self, **data: object):
@@ -208,6 +212,14 @@ class MemoryScope(BaseModel):
             for name in names:
                 memory_class(name, f"scope.{field}")
             data[field] = tuple(names)
+        for field in ("share_with", "inherit_from"):
+            names = data.get(field) or ()
+            if isinstance(names, str) or not isinstance(names, (list, tuple, set, frozenset)):
+                raise ValidationError(f"scope.{field}", f"expected a list of agent names, got {names!r}")
+            names = tuple(dict.fromkeys(validation.agent_name(f"scope.{field}", n) for n in names))
+            if data.get("agent") in names:
+                raise ValidationError(f"scope.{field}", "an agent always reads its own memories; list other agents")
+            data[field] = names
         overlap = set(data.get("can_learn") or ()) & set(data.get("cannot_learn") or ())
         if overlap:
             raise ValidationError("scope", f"{sorted(overlap)} are in both can_learn and cannot_learn")

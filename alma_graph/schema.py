@@ -116,6 +116,10 @@ REL_KINDS: tuple[RelKind, ...] = (
     RelKind("IN_SESSION", (("Episode", "Session"),)),
     RelKind("NEXT", (("Episode", "Episode"),)),
     RelKind("HAS_SESSION", (("Agent", "Session"),)),
+    # Read permissions between agents: the owner grants (SHARES_WITH reader), or a reader is set
+    # up to read another's memories (INHERITS_FROM owner).
+    RelKind("SHARES_WITH", (("Agent", "Agent"),), (("at", INT),)),
+    RelKind("INHERITS_FROM", (("Agent", "Agent"),), (("at", INT),)),
 )
 
 

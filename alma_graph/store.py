@@ -127,6 +127,13 @@ class GraphStore(GraphWalks):
             "cannot_learn": _dumps(list(scope.cannot_learn)),
             "description": scope.description,
         }
+        grants = {"SHARES_WITH": scope.share_with, "INHERITS_FROM": scope.inherit_from}
+        known = {a.name for a in self.list_agents([n for names in grants.values() for n in names])}
+        for field, names in (("scope.share_with", scope.share_with), ("scope.inherit_from", scope.inherit_from)):
+            for name in names:
+                if name not in known:
+                    raise ValidationError(field, f"agent {name!r} does not exist; register it first")
+        now = v.now_ms()
 
         def write() -> None:
             existing = self.backend.execute(
@@ -139,31 +146,53 @@ class GraphStore(GraphWalks):
                     row,
                 )
             else:
-                self.backend.create_nodes(AGENT, [{**row, "created_at": v.now_ms()}])
+                self.backend.create_nodes(AGENT, [{**row, "created_at": now}])
+            for rel, names in grants.items():
+                self.backend.execute(f"MATCH (a:Agent {{name: $name}})-[r:{rel}]->(:Agent) DELETE r",
+                                     {"name": scope.agent})
+                self.backend.create_edges(rel, "Agent", "Agent", [(scope.agent, other, {"at": now}) for other in names])
 
         self.backend.atomically(write)
         return self.get_agent(scope.agent)
 
     def get_agent(self, name: str) -> Agent:
-        rows = self.backend.execute(
-            f"MATCH (n:Agent) WHERE n.name = $name RETURN {_read_properties(AGENT)}", {"name": name}
-        )
-        if not rows:
+        found = self.list_agents([name])
+        if not found:
             raise NotFoundError("agent", name)
-        return self._agent(rows[0])
+        return found[0]
 
     def list_agents(self, names: Iterable[str] | None = None) -> list[Agent]:
         """Every agent, or those of `names` that exist."""
-        where, params = ("WHERE n.name IN $names", {"names": sorted(names)}) if names is not None else ("", {})
+        params = {} if names is None else {"names": sorted(set(names))}
+        where = "" if names is None else "WHERE n.name IN $names"
         rows = self.backend.execute(f"MATCH (n:Agent) {where} RETURN {_read_properties(AGENT)} ORDER BY n.name", params)
-        return [self._agent(r) for r in rows]
+        grants: dict[tuple[str, str], list[str]] = defaultdict(list)
+        for rel in ("SHARES_WITH", "INHERITS_FROM"):
+            for r in self.backend.execute(
+                f"MATCH (n:Agent)-[:{rel}]->(o:Agent) {where} RETURN n.name AS agent, o.name AS other "
+                "ORDER BY other", params,
+            ):
+                grants[(rel, r["agent"])].append(r["other"])
+        return [self._agent(r, grants[("SHARES_WITH", r["name"])], grants[("INHERITS_FROM", r["name"])]) for r in rows]
+
+    def readable_agents(self, reader: str) -> frozenset[str]:
+        """The agents whose memories `reader` reads: itself, those sharing with it, those it inherits from."""
+        granted = [
+            r["name"]
+            for statement in ("MATCH (o:Agent)-[:SHARES_WITH]->(r:Agent {name: $reader}) RETURN o.name AS name",
+                              "MATCH (r:Agent {name: $reader})-[:INHERITS_FROM]->(o:Agent) RETURN o.name AS name")
+            for r in self.backend.execute(statement, {"reader": reader})
+        ]
+        return frozenset([reader, *granted])
 
     @staticmethod
-    def _agent(row: Row) -> Agent:
+    def _agent(row: Row, share_with: Sequence[str] = (), inherit_from: Sequence[str] = ()) -> Agent:
         scope = MemoryScope(
             agent=row["name"],
             can_learn=tuple(json.loads(row["can_learn"] or "[]")),
             cannot_learn=tuple(json.loads(row["cannot_learn"] or "[]")),
+            share_with=tuple(share_with),
+            inherit_from=tuple(inherit_from),
             description=row["description"] or "",
         )
         return Agent(name=row["name"], scope=scope, created_at=v.from_ms(row["created_at"]))

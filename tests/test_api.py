@@ -277,3 +277,25 @@ def test_concurrent_clients_all_get_answers(server):
     for t in threads:
         t.join()
     assert failures == []
+
+
+def test_sharing_respects_the_keys_identity(server):
+    alice, bob = server.keys["alice"], server.keys["bob"]
+    fact = server.data(ADD, {"fact": "bob shares: the cache warms at 6am"}, key=bob)["addKnowledge"]["id"]
+    lookup = "query($id: ID!) { memory(id: $id) { id agent } }"
+    assert server.data(lookup, {"id": fact}, key=alice)["memory"] is None
+    shared = server.data('mutation { shareWith(agents: ["alice"]) { name scope { shareWith } } }', key=bob)
+    try:
+        assert shared["shareWith"] == {"name": "bob", "scope": {"shareWith": ["alice"]}}
+        assert server.data(lookup, {"id": fact}, key=alice)["memory"] == {"id": fact, "agent": "bob"}
+        found = server.data('{ memories(query: "when does the cache warm", topK: 20) { item { id agent } } }', key=alice)
+        assert {"id": fact, "agent": "bob"} in [i["item"] for i in found["memories"]]
+        assert {a["name"] for a in server.data("{ agents { name } }", key=alice)["agents"]} == {"alice", "bob"}
+        refused = errors(server.post('mutation($id: ID!) { forget(id: $id) }', {"id": fact}, key=alice))[0]
+        assert refused["extensions"]["code"] == "FORBIDDEN" and "only its owner" in refused["message"]
+        denied = errors(server.post('mutation { shareWith(agents: ["alice"], agent: "bob") { name } }', key=alice))[0]
+        assert denied["extensions"]["code"] == "FORBIDDEN"  # an agent grants reads of its own memories only
+    finally:
+        server.data('mutation { shareWith(agents: []) { name } }', key=bob)
+    assert server.data(lookup, {"id": fact}, key=alice)["memory"] is None
+    assert server.data(lookup, {"id": fact}, key=bob)["memory"]["agent"] == "bob"

@@ -25,6 +25,7 @@ class Context:
         self.identity = identity
         self.connection_params: dict[str, object] | None = None  # set by websocket connection_init
         self._loaders: dict[Hashable, DataLoader] = {}
+        self._readers: frozenset[str] | None = None
 
     @property
     def who(self) -> Identity:
@@ -32,9 +33,16 @@ class Context:
             raise PermissionError("not authenticated")
         return self.identity
 
-    @property
-    def readers(self) -> frozenset[str] | None:
-        return self.who.readers()
+    async def readers(self) -> frozenset[str] | None:
+        """The agents whose memories this request may read (its agent, those sharing with it,
+        those it inherits from); None for an admin key, which reads every agent's. Looked up once
+        per request (per connection for a websocket)."""
+        who = self.who
+        if who.agent is None:
+            return None
+        if self._readers is None:
+            self._readers = await self.run(self.memory.readable_agents, who.agent)
+        return self._readers
 
     async def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         return await anyio.to_thread.run_sync(functools.partial(fn, *args, **kwargs))

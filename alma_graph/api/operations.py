@@ -10,7 +10,7 @@ from datetime import datetime
 import strawberry
 from strawberry.scalars import JSON
 
-from ..errors import AlmaGraphError, NotFoundError, ValidationError
+from ..errors import AccessDeniedError, AlmaGraphError, NotFoundError, ValidationError
 from ..events import MemoryEvent as MemoryEventModel
 from .types import (
     Agent, AntiPattern, DomainKnowledge, Episode, EventType, Heuristic, Info, Item, LearnResult, Memory,
@@ -48,18 +48,18 @@ class Query:
     @strawberry.field(description="One memory or episode by id; null if it does not exist or is not yours.")
     async def memory(self, info: Info, id: strawberry.ID) -> Item | None:
         ctx = info.context
-        found = await ctx.run(ctx.memory.memories.items, [str(id)], ctx.readers)
+        found = await ctx.run(ctx.memory.memories.items, [str(id)], await ctx.readers())
         return to_item(found[str(id)]) if str(id) in found else None
 
     @strawberry.field(description="The agents the caller may see.")
     async def agents(self, info: Info) -> list[Agent]:
         ctx = info.context
-        return [to_agent(a) for a in await ctx.run(ctx.memory.store.list_agents, ctx.readers)]
+        return [to_agent(a) for a in await ctx.run(ctx.memory.store.list_agents, await ctx.readers())]
 
     @strawberry.field
     async def agent(self, info: Info, name: str) -> Agent | None:
         ctx = info.context
-        readers = ctx.readers
+        readers = await ctx.readers()
         if readers is not None and name not in readers:
             return None
         found = await ctx.run(ctx.memory.store.list_agents, [name])
@@ -68,7 +68,7 @@ class Query:
     @strawberry.field(description="A session's episodes in order.")
     async def episodes(self, info: Info, session: str) -> list[Episode]:
         ctx = info.context
-        readers = ctx.readers
+        readers = await ctx.readers()
         if readers is not None:
             owner = (await ctx.run(ctx.memory.store.session_owners, [session])).get(session)
             if owner not in readers:
@@ -108,23 +108,34 @@ async def _add(info: Info, memory_type: str, agent: str | None, fields: dict[str
     return to_item(created)  # type: ignore[return-value]
 
 
-async def _owned(info: Info, memory_id: str) -> None:
-    """An agent key may change only its agent's memories; any other id reads as unknown."""
+async def _acting_on(info: Info, memory_id: str) -> str | None:
+    """The agent a change to a memory acts as (None: an admin key). A memory the agent cannot
+    read is unknown to it; one it reads but does not own is refused by the service."""
     ctx = info.context
-    if ctx.readers is not None and not await ctx.run(ctx.memory.memories.items, [memory_id], ctx.readers):
+    readers = await ctx.readers()
+    if readers is not None and not await ctx.run(ctx.memory.memories.items, [memory_id], readers):
         raise NotFoundError("memory", memory_id)
+    return ctx.who.agent
 
 
 @strawberry.type
 class Mutation:
     @strawberry.mutation(description="Create or update an agent and its scope (admin keys only).")
     async def register_agent(self, info: Info, name: str, can_learn: list[str] | None = None,
-                             cannot_learn: list[str] | None = None, description: str = "") -> Agent:
+                             cannot_learn: list[str] | None = None, share_with: list[str] | None = None,
+                             inherit_from: list[str] | None = None, description: str = "") -> Agent:
         ctx = info.context
         ctx.who.require_admin("registerAgent")
         agent = await ctx.run(ctx.memory.register_agent, name, can_learn=can_learn or (),
-                              cannot_learn=cannot_learn or (), description=description)
+                              cannot_learn=cannot_learn or (), share_with=share_with or (),
+                              inherit_from=inherit_from or (), description=description)
         return to_agent(agent)
+
+    @strawberry.mutation(description="The agents that may read the acting agent's memories (replaces the list). "
+                                     "An agent grants this for its own memories; reading others' is theirs to grant.")
+    async def share_with(self, info: Info, agents: list[str], agent: str | None = None) -> Agent:
+        ctx = info.context
+        return to_agent(await ctx.run(ctx.memory.share_with, ctx.who.acting_as(agent), agents))
 
     @strawberry.mutation(description="Record an outcome; forms or strengthens a Heuristic or AntiPattern "
                                      "when the evidence says so.")
@@ -175,31 +186,37 @@ class Mutation:
                             importance: float | None = None, metadata: JSON | None = None,
                             fields: JSON | None = None) -> Memory:
         ctx = info.context
-        await _owned(info, str(id))
+        acting = await _acting_on(info, str(id))
         if fields is not None and not isinstance(fields, dict):
             raise ValidationError("fields", "expected an object of field names and values")
         changes = {k: val for k, val in (("confidence", confidence), ("importance", importance),
                                          ("metadata", metadata)) if val is not None}
         changes.update(fields or {})
-        return to_item(await ctx.run(ctx.memory.update, str(id), **changes))  # type: ignore[return-value]
+        return to_item(await ctx.run(ctx.memory.update, str(id), agent=acting, **changes))  # type: ignore[return-value]
 
     @strawberry.mutation(description="Invalidate a memory (kept in its history); `hard: true` deletes it.")
     async def forget(self, info: Info, id: strawberry.ID, hard: bool = False) -> bool:
         ctx = info.context
-        await _owned(info, str(id))
-        await ctx.run(ctx.memory.forget, str(id), hard=hard)
+        acting = await _acting_on(info, str(id))
+        await ctx.run(ctx.memory.forget, str(id), agent=acting, hard=hard)
         return True
 
 
 @strawberry.type
 class Subscription:
-    @strawberry.subscription(description="Memory events as they are committed: the caller's agent's, or for an "
-                                         "admin key every agent's (or `agent`'s).")
+    @strawberry.subscription(description="Memory events as they are committed: of every agent whose memories the "
+                                         "caller reads (for an admin key, every agent), or of `agent` alone.")
     async def memory_events(self, info: Info, types: list[EventType] | None = None,
                             agent: str | None = None) -> AsyncGenerator[MemoryEvent, None]:
         ctx = info.context
         who = ctx.who
-        agents = None if who.agent is None and agent is None else [who.acting_as(agent)]
+        if who.agent is None:  # an admin key: every agent's events, or the one it names
+            agents = None if agent is None else [agent]
+        else:
+            readers = await ctx.readers()
+            if agent is not None and agent not in readers:  # type: ignore[operator]
+                raise AccessDeniedError("agent", f"agent {who.agent!r} does not read {agent!r}'s memories")
+            agents = sorted(readers) if agent is None else [agent]  # type: ignore[arg-type]
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[MemoryEventModel | None] = asyncio.Queue(EVENT_QUEUE)
 

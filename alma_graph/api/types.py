@@ -43,17 +43,13 @@ class EventType(Enum):
     MEMORY_DELETED = "memory.deleted"
 
 
-def _neighbours(info: Info, item_id: str, rel: str, outgoing: bool):
+async def _items(info: Info, item_id: str, rel: str, outgoing: bool) -> list[Item]:
     ctx = info.context
     memories = ctx.memory.memories
-    readers = ctx.readers
+    readers = await ctx.readers()
     loader = ctx.loader(("neighbours", rel, outgoing, readers),
                         lambda ids: memories.neighbours(ids, rel, outgoing=outgoing, readers=readers), default=[])
-    return loader.load(item_id)
-
-
-async def _items(info: Info, item_id: str, rel: str, outgoing: bool) -> list[Item]:
-    return [to_item(o) for o in await _neighbours(info, item_id, rel, outgoing)]
+    return [to_item(o) for o in await loader.load(item_id)]
 
 
 @strawberry.interface(description="Anything retrieval can return: a memory or an episode.")
@@ -67,7 +63,7 @@ class Item:
     async def related(self, info: Info, depth: int = 1, edge_types: list[EdgeType] | None = None) -> list[Related]:
         ctx = info.context
         relations = tuple(e.value for e in (edge_types or list(EdgeType)))
-        readers = ctx.readers
+        readers = await ctx.readers()
         memories = ctx.memory.memories
         loader = ctx.loader(("related", depth, relations, readers),
                             lambda ids: memories.related(ids, depth=depth, relations=relations, readers=readers),
@@ -203,6 +199,8 @@ class Session:
 class Scope:
     can_learn: list[str]
     cannot_learn: list[str]
+    share_with: list[str] = strawberry.field(description="Agents that read this agent's memories.")
+    inherit_from: list[str] = strawberry.field(description="Agents whose memories this agent reads.")
     description: str
 
 
@@ -284,7 +282,7 @@ class MemoryEvent:
     @strawberry.field(description="The memory as it is now; null once deleted.")
     async def memory(self, info: Info) -> Memory | None:
         ctx = info.context
-        found = await ctx.run(ctx.memory.memories.items, [str(self.memory_id)], ctx.readers)
+        found = await ctx.run(ctx.memory.memories.items, [str(self.memory_id)], await ctx.readers())
         item = found.get(str(self.memory_id))
         return None if item is None else to_item(item)  # type: ignore[return-value]
 
@@ -314,6 +312,7 @@ def to_session(s: model.Session) -> Session:
 
 def to_agent(a: model.Agent) -> Agent:
     scope = Scope(can_learn=list(a.scope.can_learn), cannot_learn=list(a.scope.cannot_learn),
+                  share_with=list(a.scope.share_with), inherit_from=list(a.scope.inherit_from),
                   description=a.scope.description)
     return Agent(name=a.name, scope=scope, created_at=a.created_at)
 

@@ -41,10 +41,6 @@ class Identity:
             raise ValidationError(field, "is required: this key is not bound to an agent")
         return requested
 
-    def readers(self) -> frozenset[str] | None:
-        """The agents whose memories this identity may read; None means every agent."""
-        return None if self.agent is None else frozenset({self.agent})
-
     def require_admin(self, what: str) -> None:
         if not self.admin:
             raise AccessDeniedError(what, "needs an admin API key (alma-graph keys create --admin)")

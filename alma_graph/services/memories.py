@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TypeVar
 
 from .. import validation as v
-from ..errors import NotFoundError, ValidationError
+from ..errors import AccessDeniedError, NotFoundError, ValidationError
 from ..events import (
     MEMORY_CREATED, MEMORY_DELETED, MEMORY_INVALIDATED, MEMORY_UPDATED, EventBus, MemoryEvent,
 )
@@ -60,6 +60,15 @@ class MemoryService:
         self._agents[agent.name] = agent
         return agent
 
+    def share_with(self, agent: str, others: Sequence[str]) -> Agent:
+        if isinstance(others, str):
+            raise ValidationError("share_with", "expected a list of agent names")
+        scope = self.agent(agent).scope
+        return self.register_agent(MemoryScope(**{**scope.model_dump(), "share_with": list(others)}))
+
+    def readable(self, agent: str) -> frozenset[str]:
+        return self.store.readable_agents(self.agent(agent).name)
+
     def agent(self, name: object) -> Agent:
         name = v.agent_name("agent", name)
         if name not in self._agents:
@@ -102,10 +111,15 @@ class MemoryService:
         for field, ids in (("derived_from", derived_from), ("supersedes", supersedes)):
             if isinstance(ids, str) or not all(isinstance(i, str) for i in ids):
                 raise ValidationError(field, "expected a list of ids")
-            # Until sharing between agents exists, provenance stays inside one agent's memory.
-            for node_id, node_owner in self.store.owners(ids, field=field).items():
-                if node_owner != owner.name:
-                    raise ValidationError(field, f"{node_id!r} belongs to agent {node_owner!r}")
+            # A memory derives from what its agent may read (its own nodes and those shared with it),
+            # and supersedes only its agent's own: superseding invalidates, which only the owner may.
+            foreign = {i: o for i, o in self.store.owners(ids, field=field).items() if o != owner.name}
+            readable = self.store.readable_agents(owner.name) if foreign and field == "derived_from" else ()
+            for node_id, node_owner in foreign.items():
+                if node_owner not in readable:
+                    raise ValidationError(field, f"{node_id!r} belongs to agent {node_owner!r}" + (
+                        f", whose memories {owner.name!r} does not read" if field == "derived_from"
+                        else "; only its owner can supersede it"))
         for old, label in self.store.labels_of(supersedes, field="supersedes").items():
             if label == "Episode":
                 raise ValidationError("supersedes", f"{old!r} is an episode; only memories can be superseded")
@@ -237,8 +251,7 @@ class MemoryService:
         """
         memory_id = v.text("id", memory_id)
         current = self.store.get_memory(memory_id)
-        if agent is not None and self.agent(agent).name != current.agent:
-            raise ValidationError("agent", f"{memory_id!r} belongs to agent {current.agent!r}")
+        self._check_owner(current, agent)
         if not current.is_valid:
             raise ValidationError("id", f"{memory_id!r} was invalidated; update its successor instead")
         if not changes:
@@ -283,12 +296,17 @@ class MemoryService:
                     [event(MEMORY_UPDATED, memory_id, current.agent, cls.type)])
         return self.store.get_memory(memory_id)
 
+    def _check_owner(self, memory: Memory, agent: str | None) -> None:
+        """Only a memory's owner changes it; agents it is shared with only read it."""
+        if agent is not None and self.agent(agent).name != memory.agent:
+            raise AccessDeniedError("agent", f"{memory.id!r} belongs to agent {memory.agent!r}; only its owner "
+                                             "can update or invalidate it")
+
     def forget(self, memory_id: object, agent: str | None = None, *, hard: bool = False) -> None:
         """Invalidate a memory (valid_to = now); `hard=True` deletes it and its edges."""
         memory_id = v.text("id", memory_id)
         current = self.store.get_memory(memory_id)
-        if agent is not None and self.agent(agent).name != current.agent:
-            raise ValidationError("agent", f"{memory_id!r} belongs to agent {current.agent!r}")
+        self._check_owner(current, agent)
         if hard:
             self.commit(lambda: self.store.delete(memory_id),
                         [event(MEMORY_DELETED, memory_id, current.agent, current.type)])

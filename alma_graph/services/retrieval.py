@@ -47,6 +47,9 @@ class _Candidate:
 class RetrievalRequest:
     query: str
     agent: str
+    # Whose memories the agent reads (itself, agents sharing with it, agents it inherits from);
+    # the searches filter on it inside their queries.
+    readers: tuple[str, ...] = ()
     top_k: int = 10
     labels: tuple[str, ...] = SEARCHABLE_LABELS
     since_ms: int | None = None
@@ -62,7 +65,7 @@ class Retriever:
     def _filter(self, label: str, request: RetrievalRequest) -> SearchFilter:
         is_memory = label in MEMORY_LABELS
         return SearchFilter(
-            agents=(request.agent,),
+            agents=request.readers or (request.agent,),
             valid_only=is_memory and not request.include_invalidated,
             time_property="valid_from" if is_memory else "timestamp",
             since_ms=request.since_ms,
