@@ -43,6 +43,7 @@ def server(tmp_path_factory):
     url = f"kuzu://{folder / 'db'}"
     with GraphMemory(url, embedder="hashing") as memory:
         memory.register_agent(MemoryScope(agent="ci-bot"))
+        memory.register_agent(MemoryScope(agent="reviewer"))
         turns = memory.remember_many("ci-bot", [
             {"text": "test_upload timed out in the release build", "session": "ci-triage"},
             {"text": "a fixed port for the fake S3 server fixed it", "session": "ci-triage"},
