@@ -15,7 +15,7 @@ from contextlib import nullcontext
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from . import locomo
+from . import cli_consolidate, cli_webhooks, locomo
 from .backends import default_url
 from .backends.server import redact
 from .client import GraphMemory
@@ -37,7 +37,7 @@ def _dump(data: object) -> None:
 
 
 def _open(args: argparse.Namespace) -> GraphMemory:
-    return GraphMemory(args.url, embedder=args.embedder)  # a context manager: closes on exit
+    return cli_consolidate.open_memory(args)  # a context manager: closes on exit
 
 
 def _scope_text(scope: MemoryScope) -> str:
@@ -158,7 +158,8 @@ def _print_slice(result: MemorySlice, explain: bool) -> None:
 def cmd_retrieve(args: argparse.Namespace) -> int:
     with _open(args) as memory:
         result = memory.retrieve(args.query, args.agent, top_k=args.top_k, types=args.types,
-                                 since=args.since, until=args.until)
+                                 since=args.since, until=args.until, as_of=args.as_of, when=args.when,
+                                 reference=args.reference)
     if args.json:
         _dump(result.model_dump(mode="json"))
     else:
@@ -191,11 +192,20 @@ def _print_history(history: History) -> None:
             return f"{node_id} (unknown node)"
         return f"{n.label} {n.id} \"{_snippet(n.text, 80)}\"" + ("" if n.valid else " (invalidated)")
 
+    def label(e) -> str:
+        when = f" {e.at:%Y-%m-%d %H:%M}" if e.at else ""
+        return f"{e.relation}{when}{f' ({e.reason})' if e.reason else ''}"
+
     links: dict[str, list[tuple[str, str]]] = {}
     for e in history.edges:
-        links.setdefault(e.source, []).append((f"-[{e.relation}]->", e.target))
-        links.setdefault(e.target, []).append((f"<-[{e.relation}]-", e.source))
-    print(line(history.root) + (f"  (learned by {history.learned_by})" if history.learned_by else ""))
+        links.setdefault(e.source, []).append((f"-[{label(e)}]->", e.target))
+        links.setdefault(e.target, []).append((f"<-[{label(e)}]-", e.source))
+    learned = ""
+    if history.learned_by:
+        learned = f"  (learned by {history.learned_by}"
+        learned += f" {history.learned_at:%Y-%m-%d %H:%M}" if history.learned_at else ""
+        learned += f", {history.reason})" if history.reason else ")"
+    print(line(history.root) + learned)
     seen, shown = {history.root}, set()
 
     def walk(node_id: str, depth: int) -> None:
@@ -210,7 +220,7 @@ def _print_history(history: History) -> None:
     if not history.edges:
         print("    (no provenance edges: it derives from nothing and supersedes nothing)")
     for e in (e for e in history.edges if frozenset((e.source, e.target)) not in shown):
-        print(f"  also: {line(e.source)} -[{e.relation}]-> {line(e.target)}")
+        print(f"  also: {line(e.source)} -[{label(e)}]-> {line(e.target)}")
 
 
 def cmd_history(args: argparse.Namespace) -> int:
@@ -353,6 +363,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         host = f"[{args.host}]" if ":" in args.host else args.host
         auth = "no API keys (--insecure, loopback only)" if args.insecure else "API keys required"
         print(f"serving {redact(memory.backend.url)}: GraphiQL at http://{host}:{args.port}/graphql, {auth}", file=sys.stderr)
+        memory.start_webhook_delivery()  # the process holding the database delivers its outbox
+        if args.consolidate_every:
+            memory.start_consolidation(args.consolidate_every)
+            print(f"consolidating every agent's memories every {args.consolidate_every:g} s", file=sys.stderr)
         serve(memory, args.host, args.port, Settings(insecure=args.insecure), log_level=args.log_level)
     return 0
 
@@ -440,6 +454,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--types", nargs="+", metavar="TYPE", help="Episode and/or memory types")
     for bound in ("since", "until"):
         p.add_argument(f"--{bound}", metavar="ISO", help=f"only items {bound} this time (ISO-8601)")
+    p.add_argument("--when", metavar="PHRASE", help='only items of this time: "last week", "in March", "2 days ago"')
+    p.add_argument("--reference", metavar="ISO", help="the time --when is read at (default: --as-of, else now)")
+    p.add_argument("--as-of", metavar="ISO", help="what held and was known at this past moment (ISO-8601)")
     flags(p, ("--json", "print the MemorySlice as JSON"), ("--explain", "show how each score was made"))
 
     for name, func, help in (("show", cmd_show, "one memory or episode"),
@@ -454,6 +471,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=8765, help="port (default: 8765)")
     p.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
     flags(p, ("--insecure", "no API keys: every request acts as admin (binds to loopback only)"))
+    p.add_argument("--consolidate-every", type=cli_consolidate.duration, metavar="DURATION",
+                   help="also consolidate every agent's memories this often (e.g. 1h, 30m)")
 
     keys = sub.add_parser("keys", help="API keys for the GraphQL API").add_subparsers(dest="action", required=True)
     p = command(keys, "create", cmd_keys_create, "issue a key that acts as an agent (or, --admin, as any)")
@@ -463,6 +482,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--label", help="a note on what the key is for")
     command(keys, "list", cmd_keys_list, "list keys (never their secrets)")
     command(keys, "revoke", cmd_keys_revoke, "revoke a key").add_argument("key_id")
+
+    cli_webhooks.register(sub, command)
+    cli_consolidate.register(sub, command)
 
     assets = sub.add_parser("assets", help="GraphiQL's web assets").add_subparsers(dest="action", required=True)
     p = command(assets, "install", cmd_assets_install, "download GraphiQL, React and React DOM from the npm registry")

@@ -32,9 +32,13 @@ from .model import (
     UserPreference,
 )
 from .services.keys import KeyService
+from .llm import ChatModel
+from .services.consolidation import ConsolidationResult, Consolidator, ScheduledConsolidation
 from .services.learning import Learner, LearningConfig
+from .services.merging import ConsolidationConfig
+from .services.reconcile import Reconciler
 from .services.memories import MemoryService
-from .services.retrieval import RetrievalRequest, Retriever, resolve_labels
+from .services.retrieval import RetrievalRequest, Retriever, resolve_labels, time_window
 from .services.webhook_dispatch import DeliverySettings, WebhookDispatcher
 from .services.webhooks import WebhookService
 from .services.scoring import RetrievalConfig
@@ -48,6 +52,8 @@ class GraphMemory:
 
     `GraphMemory()` opens embedded Kuzu under ./alma_graph_data with the local
     all-MiniLM-L6-v2 embedder; `GraphMemory(url, embedder=...)` opens any backend.
+    `deliver_webhooks=True` (or a `DeliverySettings`) also sends the webhook outbox from a
+    background thread (see `start_webhook_delivery`).
     """
 
     def __init__(
@@ -58,6 +64,7 @@ class GraphMemory:
         retrieval: RetrievalConfig | None = None,
         learning: LearningConfig | None = None,
         deliver_webhooks: bool | DeliverySettings = False,
+        consolidation: ConsolidationConfig | None = None,
         **backend_options: object,
     ):
         self.embedder = make_embedder(embedder)
@@ -68,7 +75,13 @@ class GraphMemory:
             self.backend.close()
             raise
         self.events = EventBus()
-        self.memories = MemoryService(self.store, self.events)
+        # Repeats and contradictions on write, and consolidation, share one config and model.
+        self.consolidation = consolidation or ConsolidationConfig()
+        self.model = ChatModel(self.consolidation.llm) if self.consolidation.llm else None
+        reconciler = Reconciler(self.store, self.consolidation, self.model) if self.consolidation.on_write else None
+        self.memories = MemoryService(self.store, self.events, reconciler)
+        self.consolidator = Consolidator(self.memories, self.consolidation, self.model)
+        self._consolidating: ScheduledConsolidation | None = None
         self.learner = Learner(self.memories, learning)
         self.retriever = Retriever(self.store, retrieval)
         self.keys = KeyService(self.memories)
@@ -144,7 +157,11 @@ class GraphMemory:
 
     def add_memory(self, memory_type: str, agent: str, fields: Mapping[str, object], **options: object) -> Memory:
         """Write a memory of any type by name (`options`: confidence, importance, metadata,
-        valid_from, derived_from, supersedes)."""
+        valid_from, valid_to, derived_from, supersedes).
+
+        valid_from/valid_to are world time, when the fact held ("lived in Paris from 2019 to
+        2022"); created_at and invalidated_at record when it was learned and stopped being believed.
+        """
         return self.memories.add(memory_type, agent, fields, **options)  # type: ignore[arg-type]
 
     # -- episodes ---------------------------------------------------------------------------
@@ -186,21 +203,35 @@ class GraphMemory:
         since: object = None,
         until: object = None,
         include_invalidated: bool = False,
+        as_of: object = None,
+        when: str | None = None,
+        reference: object = None,
     ) -> MemorySlice:
-        """The memories and episodes most useful for `query`, scored and explained."""
+        """The memories and episodes most useful for `query`, scored and explained.
+
+        `since`/`until` bound an item's world time (a memory's valid_from, an episode's
+        timestamp); `when` does the same with a phrase ("last week", "in March", "2 days ago")
+        read at `reference` (default `as_of`, else now), intersected with since/until when both
+        are given. `as_of` looks back: only what held in the world at that moment and was known
+        then (created by then, not yet invalidated).
+
+            memory.retrieve("where does the user live?", "assistant", as_of="2021-06-01")
+            memory.retrieve("what broke?", "ci-bot", when="last week")
+        """
         name = self.memories.agent(agent).name
+        as_of_ms = None if as_of is None else v.timestamp_ms("as_of", as_of)
+        since_ms, until_ms = time_window(since, until, when, reference, as_of_ms)
         request = RetrievalRequest(
             query=v.text("query", query),
             agent=name,
             readers=tuple(sorted(self.memories.readable(name))),
             top_k=v.positive_int("top_k", top_k, maximum=MAX_TOP_K),
             labels=resolve_labels(types),
-            since_ms=None if since is None else v.timestamp_ms("since", since),
-            until_ms=None if until is None else v.timestamp_ms("until", until),
+            since_ms=since_ms,
+            until_ms=until_ms,
             include_invalidated=bool(include_invalidated),
+            as_of_ms=as_of_ms,
         )
-        if request.since_ms is not None and request.until_ms is not None and request.since_ms > request.until_ms:
-            raise ValidationError("since", "is later than until")
         return self.retriever.retrieve(request)
 
     def get(self, node_id: str) -> Memory | Episode:
@@ -212,7 +243,7 @@ class GraphMemory:
         return self.memories.update(memory_id, agent, **changes)
 
     def forget(self, memory_id: str, *, agent: str | None = None, hard: bool = False) -> None:
-        """Invalidate a memory (kept, with valid_to set); `hard=True` deletes it. With `agent`,
+        """Invalidate a memory (kept, with invalidated_at set); `hard=True` deletes it. With `agent`,
         the call acts as that agent, which must own the memory."""
         self.memories.forget(memory_id, agent, hard=hard)
 
@@ -220,9 +251,10 @@ class GraphMemory:
         """The agents whose memories `agent` reads: itself, those sharing with it, those it inherits from."""
         return self.memories.readable(agent)
 
-    def history(self, node_id: str) -> History:
-        """The provenance chain: what the memory derives from, supersedes, and who learned it."""
-        return self.memories.history(node_id)
+    def history(self, node_id: str, *, max_depth: int = 10) -> History:
+        """The provenance chain: what the memory was created from, by which agent and why, what it
+        superseded and what superseded it, with when each edge was written."""
+        return self.memories.history(node_id, max_depth=max_depth)
 
     def subscribe(self, callback: Callback, *, types: Sequence[str] | None = None,
                   agents: Sequence[str] | None = None) -> Subscription:
@@ -237,6 +269,26 @@ class GraphMemory:
         """Build vector indexes for tables that have outgrown exact search."""
         return self.backend.refresh_indexes()
 
+    def consolidate(self, agent: str, memory_type: str | None = None, similarity_threshold: float | None = None,
+                    dry_run: bool = False) -> ConsolidationResult:
+        """Merge `agent`'s near-duplicate memories (of `memory_type`, or of every type but Outcome):
+        each group becomes one new memory with MERGED_FROM edges to the originals, which are
+        invalidated, not deleted. `similarity_threshold` is the cosine two memories must reach
+        (default 0.85, from `ConsolidationConfig`); `dry_run=True` only says what would merge.
+
+            result = memory.consolidate("coder", dry_run=True)
+            for group in result.groups:
+                print(group.texts, "->", group.text)
+        """
+        return self.consolidator.consolidate(agent, memory_type, similarity_threshold, dry_run)
+
+    def start_consolidation(self, every_s: float) -> ScheduledConsolidation:
+        """Consolidate every agent's memories every `every_s` seconds on a background thread, until `close()`."""
+        if self._consolidating is None:
+            self._consolidating = ScheduledConsolidation(self.consolidator, every_s)
+            self._consolidating.start()
+        return self._consolidating
+
     # -- lifecycle --------------------------------------------------------------------------
 
     def start_webhook_delivery(self, settings: DeliverySettings | None = None) -> WebhookDispatcher:
@@ -249,6 +301,9 @@ class GraphMemory:
         return self._dispatcher
 
     def close(self) -> None:
+        if self._consolidating is not None:
+            self._consolidating.stop()
+            self._consolidating = None
         if self._dispatcher is not None:
             self._dispatcher.stop()
             self._dispatcher = None

@@ -74,3 +74,12 @@ class DatabaseLockedError(BackendError):
 class TransientBackendError(BackendError):
     """A failure the database says may pass (leader change, deadlock, lost connection): the
     whole atomic write that hit it is safe to run again."""
+
+
+class ModelError(BackendError):
+    """The configured language model could not be reached, refused the request, or answered
+    with something that is not the JSON asked for."""
+
+
+class ModelAnswerError(ModelError):
+    """The model answered, but not with the JSON its prompt asked for."""

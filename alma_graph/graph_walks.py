@@ -12,12 +12,15 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from . import validation as v
 from .backends.base import Backend, Hit, SearchFilter
 from .errors import ValidationError
 from .model import History, ProvenanceNode, ProvenanceStep
 from .schema import FAMILIES, MEMORY_LABELS, NODE_KINDS, REL_KINDS, SCHEMA_INFO, SEARCHABLE_LABELS, node_kind
 
-PROVENANCE_RELS = ("DERIVED_FROM", "SUPERSEDES")
+def provenance_rels() -> tuple[str, ...]:
+    """The edge types a provenance chain follows: how a memory came to be and what it replaced."""
+    return tuple(r.type for r in REL_KINDS if r.type in ("DERIVED_FROM", "MERGED_FROM", "SUPERSEDES"))
 _WORD = re.compile(r"\w+")
 
 
@@ -75,6 +78,15 @@ class GraphWalks:
 
     def linked(self, ids: Sequence[str], rel: str, *, outgoing: bool) -> list[tuple[str, str, str]]:
         """(from id, to id, to label) along one edge type from the given memories and episodes."""
+        return [(r["src"], r["dst"], own_label(r["labels"])) for r in self._walk(ids, rel, outgoing, "")]
+
+    def linked_edges(self, ids: Sequence[str], rel: str, *,
+                     outgoing: bool) -> list[tuple[str, str, str, int | None, str | None]]:
+        """As `linked`, with each edge's `at` and `reason` (for edge types that carry them)."""
+        rows = self._walk(ids, rel, outgoing, ", r.at AS at, r.reason AS reason")
+        return [(r["src"], r["dst"], own_label(r["labels"]), r["at"], r["reason"]) for r in rows]
+
+    def _walk(self, ids: Sequence[str], rel: str, outgoing: bool, edge_returns: str) -> list:
         rel_kind = next((r for r in REL_KINDS if r.type == rel), None)
         if rel_kind is None:
             raise ValidationError("rel", f"unknown edge type {rel!r}")
@@ -84,12 +96,11 @@ class GraphWalks:
         far = [label for label in SEARCHABLE_LABELS if label in ends]
         if not near or not far:
             return []
-        arrow = f"-[:{rel}]->" if outgoing else f"<-[:{rel}]-"
-        rows = self.backend.match_ids(
+        arrow = f"-[r:{rel}]->" if outgoing else f"<-[r:{rel}]-"
+        return self.backend.match_ids(
             f"(a{self.backend.any_label(near)}){arrow}(b{self.backend.any_label(far)})", "a", ids,
-            "a.id AS src, b.id AS dst, labels(b) AS labels",
+            f"a.id AS src, b.id AS dst, labels(b) AS labels{edge_returns}",
         )
-        return [(r["src"], r["dst"], own_label(r["labels"])) for r in rows]
 
     def source_ids(self, memory_ids: Sequence[str]) -> dict[str, list[str]]:
         """For each memory, the source_id of every episode it derives from (two hops deep)."""
@@ -105,26 +116,28 @@ class GraphWalks:
         return {k: sorted(set(vals)) for k, vals in out.items()}
 
     def history(self, root: str, max_depth: int = 10) -> History:
-        """The provenance chain around a node: DERIVED_FROM and SUPERSEDES, both ways, to max_depth."""
+        """The provenance chain around a node, both ways, to max_depth: what it was created from
+        (DERIVED_FROM, MERGED_FROM), what it replaced and what replaced it (SUPERSEDES), each edge
+        with when and why it was written; who learned the root, when and why."""
         labels = self.labels_of([root])
-        learned_by = None
+        learned = []
         if labels[root] in MEMORY_LABELS:
-            rows = self.backend.execute(
-                f"MATCH (a:Agent)-[:LEARNED]->(m:{labels[root]}) WHERE m.id = $id RETURN a.name AS a",
+            learned = self.backend.execute(
+                f"MATCH (a:Agent)-[r:LEARNED]->(m:{labels[root]}) WHERE m.id = $id "
+                "RETURN a.name AS agent, r.at AS at, r.reason AS reason",
                 {"id": root},
             )
-            learned_by = rows[0]["a"] if rows else None
-        edges: set[tuple[str, str, str]] = set()
+        edges: dict[tuple[str, str, str], tuple[int | None, str | None]] = {}
         frontier, seen = [root], {root}
         for _ in range(max_depth):
-            found: set[tuple[str, str, str]] = set()
-            for rel in PROVENANCE_RELS:
+            found: dict[tuple[str, str, str], tuple[int | None, str | None]] = {}
+            for rel in provenance_rels():
                 for outgoing in (True, False):
-                    for near, far, far_label in self.linked(frontier, rel, outgoing=outgoing):
+                    for near, far, far_label, at, reason in self.linked_edges(frontier, rel, outgoing=outgoing):
                         labels[far] = far_label
-                        found.add((near, rel, far) if outgoing else (far, rel, near))
-            new_edges = found - edges
-            edges |= new_edges
+                        found[(near, rel, far) if outgoing else (far, rel, near)] = (at, reason)
+            new_edges = {e: meta for e, meta in found.items() if e not in edges}
+            edges.update(new_edges)
             frontier = [n for e in new_edges for n in (e[0], e[2]) if n not in seen]
             seen.update(frontier)
             if not frontier:
@@ -132,15 +145,18 @@ class GraphWalks:
         nodes = []
         for label, ids in group_by_label(labels).items():
             kind = node_kind(label)
-            validity = ", n.valid_to AS valid_to" if label != "Episode" else ""
-            for r in self.backend.execute(
-                f"MATCH (n:{label}) WHERE n.id IN $ids RETURN n.id AS id, n.text AS text, n.agent AS agent{validity}",
-                {"ids": ids},
-            ):
+            validity = ", n.valid_to AS valid_to, n.invalidated_at AS invalidated_at" if label != "Episode" else ""
+            for r in self.backend.match_ids(f"(n:{label})", "n", ids,
+                                            f"n.id AS id, n.text AS text, n.agent AS agent, n.created_at AS created_at{validity}"):
                 nodes.append(ProvenanceNode(id=r["id"], label=kind.label, text=r["text"], agent=r["agent"],
-                                            valid=r.get("valid_to") is None))
-        steps = tuple(ProvenanceStep(source=s, relation=rel, target=d) for s, rel, d in sorted(edges))
-        return History(root=root, learned_by=learned_by, nodes=tuple(nodes), edges=steps)
+                                            valid=r.get("invalidated_at") is None, created_at=v.from_ms(r["created_at"]),
+                                            valid_to=v.from_ms(r.get("valid_to")),
+                                            invalidated_at=v.from_ms(r.get("invalidated_at"))))
+        steps = tuple(ProvenanceStep(source=s, relation=rel, target=d, at=v.from_ms(at), reason=reason)
+                      for (s, rel, d), (at, reason) in sorted(edges.items()))
+        first = learned[0] if learned else {}
+        return History(root=root, learned_by=first.get("agent"), learned_at=v.from_ms(first.get("at")),
+                       reason=first.get("reason"), nodes=tuple(nodes), edges=steps)
 
     def stats(self) -> dict[str, int]:
         counts = {}

@@ -28,8 +28,11 @@ class Memory(BaseModel):
     text: str = Field(description="The text retrieval matches against.")
     created_at: datetime
     updated_at: datetime
-    valid_from: datetime
-    valid_to: datetime | None = Field(None, description="Set when the memory is invalidated.")
+    valid_from: datetime = Field(description="World time: when the fact began to hold.")
+    valid_to: datetime | None = Field(
+        None, description="World time: when the fact stopped holding (exclusive); None while it holds.")
+    invalidated_at: datetime | None = Field(
+        None, description="System time: when the memory stopped being believed (forgotten or superseded).")
     confidence: float = 0.5
     importance: float = 0.5
     access_count: int = 0
@@ -44,7 +47,12 @@ class Memory(BaseModel):
 
     @property
     def is_valid(self) -> bool:
-        return self.valid_to is None
+        """Whether the memory is still believed (not invalidated); says nothing of world time."""
+        return self.invalidated_at is None
+
+    def held_at(self, when: datetime) -> bool:
+        """Whether the fact held in the world at `when` (valid_from <= when < valid_to)."""
+        return self.valid_from <= when and (self.valid_to is None or when < self.valid_to)
 
     @classmethod
     def own_fields(cls) -> dict[str, type]:
@@ -337,11 +345,15 @@ class MemorySlice(BaseModel):
 
 
 class ProvenanceStep(BaseModel):
+    """One provenance edge: `source` derives from / supersedes / was merged from `target`."""
+
     model_config = ConfigDict(frozen=True)
 
     source: str
     relation: str
     target: str
+    at: datetime | None = Field(None, description="When the edge was written.")
+    reason: str | None = Field(None, description="Why: explicit, learning, update, consolidation, ...")
 
 
 class ProvenanceNode(BaseModel):
@@ -352,15 +364,21 @@ class ProvenanceNode(BaseModel):
     text: str
     agent: str | None = None
     valid: bool = True
+    created_at: datetime | None = None
+    valid_to: datetime | None = None  # world time: when the fact stopped holding
+    invalidated_at: datetime | None = None  # system time: when it stopped being believed
 
 
 class History(BaseModel):
-    """A memory's provenance chain: what it derives from, what it superseded, who learned it."""
+    """A memory's provenance chain: what it was created from, by which agent and why, what it
+    superseded, and what superseded it and when."""
 
     model_config = ConfigDict(frozen=True)
 
     root: str
     learned_by: str | None
+    learned_at: datetime | None = None
+    reason: str | None = Field(None, description="Why the root was written (its LEARNED edge's reason).")
     nodes: tuple[ProvenanceNode, ...]
     edges: tuple[ProvenanceStep, ...]
 

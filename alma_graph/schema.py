@@ -10,7 +10,10 @@ from dataclasses import dataclass
 
 from .model import MEMORY_TYPES
 
-SCHEMA_VERSION = 1
+# 2: memories are bi-temporal. `valid_to` is world time (when the fact stopped holding, as the
+# writer said); invalidation (forget, supersede) is system time, `invalidated_at`. In version 1
+# `valid_to` held the invalidation time.
+SCHEMA_VERSION = 2
 
 # Property types, named in a dialect-neutral way; backends map them to their own.
 STRING, INT, FLOAT, BOOL, VECTOR = "STRING", "INT", "FLOAT", "BOOL", "VECTOR"
@@ -49,8 +52,9 @@ MEMORY_COMMON = (
     ("embedding", VECTOR),
     ("created_at", INT),
     ("updated_at", INT),
-    ("valid_from", INT),
-    ("valid_to", INT),
+    ("valid_from", INT),  # world time: when the fact began to hold
+    ("valid_to", INT),  # world time: when it stopped holding (exclusive); null while it holds
+    ("invalidated_at", INT),  # system time: when it stopped being believed (forget, supersede)
     ("confidence", FLOAT),
     ("importance", FLOAT),
     ("access_count", INT),
@@ -81,6 +85,23 @@ API_KEY = NodeKind(
     (("id", STRING), ("agent", STRING), ("admin", BOOL), ("secret_sha256", STRING), ("label", STRING),
      ("created_at", INT), ("revoked_at", INT)),
 )
+# Webhook endpoints and their outbox (services/webhooks.py). The secret is kept as given: the
+# dispatcher needs it to sign every delivery, so unlike an API key it cannot be a digest.
+WEBHOOK = NodeKind(
+    "Webhook",
+    "id",
+    (("id", STRING), ("url", STRING), ("events", STRING), ("secret", STRING), ("status", STRING),
+     ("created_at", INT), ("failed_at", INT), ("last_error", STRING), ("retry_at", INT),
+     ("delivered_count", INT), ("last_delivered_at", INT)),
+)
+# One event owed to one webhook; deleted once the receiver acknowledged it.
+WEBHOOK_DELIVERY = NodeKind(
+    "WebhookDelivery",
+    "id",
+    (("id", STRING), ("webhook", STRING), ("event_id", STRING), ("event_type", STRING),
+     ("memory_id", STRING), ("seq", INT), ("payload", STRING), ("status", STRING), ("attempts", INT),
+     ("next_attempt", INT), ("retry_since", INT), ("created_at", INT), ("last_error", STRING)),
+)
 SCHEMA_INFO = NodeKind(
     "AlmaGraphSchema",
     "key",
@@ -96,7 +117,8 @@ def memory_kind(label: str) -> NodeKind:
 
 MEMORY_KINDS: tuple[NodeKind, ...] = tuple(memory_kind(label) for label in MEMORY_TYPES)
 MEMORY_LABELS: tuple[str, ...] = tuple(k.label for k in MEMORY_KINDS)
-NODE_KINDS: tuple[NodeKind, ...] = (SCHEMA_INFO, AGENT, SESSION, EPISODE, API_KEY) + MEMORY_KINDS
+NODE_KINDS: tuple[NodeKind, ...] = (SCHEMA_INFO, AGENT, SESSION, EPISODE, API_KEY, WEBHOOK,
+                                 WEBHOOK_DELIVERY) + MEMORY_KINDS
 SEARCHABLE_LABELS: tuple[str, ...] = ("Episode",) + MEMORY_LABELS
 FAMILIES: dict[str, frozenset[str]] = {
     family: frozenset(k.label for k in NODE_KINDS if family in k.families)
@@ -113,6 +135,8 @@ REL_KINDS: tuple[RelKind, ...] = (
         _EDGE_PROPS,
     ),
     RelKind("SUPERSEDES", tuple((m, n) for m in MEMORY_LABELS for n in MEMORY_LABELS), _EDGE_PROPS),
+    # A consolidated memory -> the near-duplicates (of its own type) it was merged from.
+    RelKind("MERGED_FROM", tuple((m, m) for m in MEMORY_LABELS), _EDGE_PROPS),
     RelKind("IN_SESSION", (("Episode", "Session"),)),
     RelKind("NEXT", (("Episode", "Episode"),)),
     RelKind("HAS_SESSION", (("Agent", "Session"),)),

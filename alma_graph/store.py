@@ -53,8 +53,11 @@ class NewMemory:
     importance: float = 0.5
     metadata: dict[str, object] | None = None
     valid_from_ms: int | None = None
+    valid_to_ms: int | None = None
     derived_from: Sequence[str] = ()
     supersedes: Sequence[str] = ()
+    # Near-duplicates this memory was consolidated from: MERGED_FROM edges, and they are invalidated.
+    merged_from: Sequence[str] = ()
     reason: str = "explicit"
 
 
@@ -226,13 +229,14 @@ class GraphStore(GraphWalks):
         vectors = self.embed(texts)
         now = v.now_ms()
         sources = self.labels_of([i for item in items for i in item.derived_from], field="derived_from")
-        replaced = self.labels_of([i for item in items for i in item.supersedes], field="supersedes")
+        replaced = self.labels_of([i for item in items for i in (*item.supersedes, *item.merged_from)],
+                                  field="supersedes")
         for old_id, old_label in replaced.items():
             if old_label not in MEMORY_LABELS:
                 raise ValidationError("supersedes", f"{old_id!r} is an {old_label}, not a memory")
         rows, learned = [], []
         derived: dict[str, list[tuple[str, str, Row]]] = defaultdict(list)
-        superseded: dict[str, list[tuple[str, str, Row]]] = defaultdict(list)
+        superseded: dict[tuple[str, str], list[tuple[str, str, Row]]] = defaultdict(list)  # (rel, label) ->
         for item, text, vector in zip(items, texts, vectors):
             memory_id = new_id(label.lower()[:4])
             rows.append({
@@ -244,7 +248,8 @@ class GraphStore(GraphWalks):
                 "created_at": now,
                 "updated_at": now,
                 "valid_from": item.valid_from_ms if item.valid_from_ms is not None else now,
-                "valid_to": None,
+                "valid_to": item.valid_to_ms,
+                "invalidated_at": None,
                 "confidence": item.confidence,
                 "importance": item.importance,
                 "access_count": 0,
@@ -255,19 +260,20 @@ class GraphStore(GraphWalks):
             learned.append((item.agent, memory_id, edge))
             for target in dict.fromkeys(item.derived_from):
                 derived[sources[target]].append((memory_id, target, edge))
-            for target in dict.fromkeys(item.supersedes):
-                superseded[replaced[target]].append((memory_id, target, edge))
+            for rel, targets in (("SUPERSEDES", item.supersedes), ("MERGED_FROM", item.merged_from)):
+                for target in dict.fromkeys(targets):
+                    superseded[(rel, replaced[target])].append((memory_id, target, edge))
 
         def write() -> None:
             self.backend.create_nodes(node_kind(label), rows)
             self.backend.create_edges("LEARNED", "Agent", label, learned)
             for target_label, pairs in derived.items():
                 self.backend.create_edges("DERIVED_FROM", label, target_label, pairs)
-            for target_label, pairs in superseded.items():
-                self.backend.create_edges("SUPERSEDES", label, target_label, pairs)
+            for (rel, target_label), pairs in superseded.items():
+                self.backend.create_edges(rel, label, target_label, pairs)
                 self.backend.execute(
-                    f"MATCH (n:{target_label}) WHERE n.id IN $ids AND n.valid_to IS NULL "
-                    "SET n.valid_to = $now, n.updated_at = $now",
+                    f"MATCH (n:{target_label}) WHERE n.id IN $ids AND n.invalidated_at IS NULL "
+                    "SET n.invalidated_at = $now, n.updated_at = $now",
                     {"ids": [target for _, target, _ in pairs], "now": now},
                 )
 
@@ -339,8 +345,8 @@ class GraphStore(GraphWalks):
     def invalidate(self, memory_id: str, at_ms: int) -> None:
         label = self.labels_of([memory_id])[memory_id]
         self.backend.execute(
-            f"MATCH (n:{label}) WHERE n.id = $id AND n.valid_to IS NULL "
-            "SET n.valid_to = $at, n.updated_at = $at",
+            f"MATCH (n:{label}) WHERE n.id = $id AND n.invalidated_at IS NULL "
+            "SET n.invalidated_at = $at, n.updated_at = $at",
             {"id": memory_id, "at": at_ms},
         )
 
@@ -360,7 +366,7 @@ class GraphStore(GraphWalks):
         kind = node_kind("Outcome")
         rows = self.backend.execute(
             f"MATCH (n:Outcome) WHERE n.agent = $agent AND n.task_type = $task_type "
-            f"AND n.valid_to IS NULL RETURN {_read_properties(kind)} ORDER BY n.created_at",
+            f"AND n.invalidated_at IS NULL RETURN {_read_properties(kind)} ORDER BY n.created_at",
             {"agent": agent, "task_type": task_type},
         )
         return [_memory("Outcome", r) for r in rows]
@@ -374,7 +380,7 @@ class GraphStore(GraphWalks):
                 raise ValidationError(name, f"is not a field of {label}")
         where = "".join(f" AND n.{k} = $e_{k}" for k in equals)
         rows = self.backend.execute(
-            f"MATCH (n:{label}) WHERE n.agent = $agent AND n.valid_to IS NULL{where} "
+            f"MATCH (n:{label}) WHERE n.agent = $agent AND n.invalidated_at IS NULL{where} "
             f"RETURN {_read_properties(kind)} ORDER BY n.created_at",
             {"agent": agent, **{f"e_{k}": val for k, val in equals.items()}},
         )
@@ -382,7 +388,7 @@ class GraphStore(GraphWalks):
 
     def recent_memories(self, label: str, agent: str, limit: int, include_invalidated: bool) -> list[Memory]:
         """An agent's newest memories of one type."""
-        valid = "" if include_invalidated else " AND n.valid_to IS NULL"
+        valid = "" if include_invalidated else " AND n.invalidated_at IS NULL"
         rows = self.backend.execute(
             f"MATCH (n:{label}) WHERE n.agent = $agent{valid} "
             f"RETURN {_read_properties(node_kind(label))} ORDER BY n.created_at DESC LIMIT $limit",
@@ -505,7 +511,7 @@ class GraphStore(GraphWalks):
 def _memory(label: str, row: Row) -> Memory:
     cls = MEMORY_TYPES[label]
     data = {k: row.get(k) for k in cls.model_fields if k in row}
-    for name in ("created_at", "updated_at", "valid_from", "valid_to", "last_access"):
+    for name in ("created_at", "updated_at", "valid_from", "valid_to", "invalidated_at", "last_access"):
         data[name] = v.from_ms(row.get(name))
     data["metadata"] = json.loads(row.get("metadata") or "{}")
     return cls(**data)

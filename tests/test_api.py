@@ -14,6 +14,7 @@ import pytest
 from websockets.sync.client import connect
 
 from alma_graph import GraphMemory, MemoryScope
+from alma_graph.schema import SCHEMA_VERSION
 
 from api_server import serve
 
@@ -48,7 +49,7 @@ def errors(response: httpx.Response) -> list[dict]:
 
 def test_health_needs_no_key(server):
     body = httpx.get(f"{server.url}/health").json()
-    assert body["status"] == "ok" and body["schemaVersion"] == 1 and body["auth"] == "api-key"
+    assert body["status"] == "ok" and body["schemaVersion"] == SCHEMA_VERSION and body["auth"] == "api-key"
 
 
 @pytest.mark.parametrize("key", [None, "alma_0123456789abcdef_" + "x" * 43, "not-a-key", "revoked"])
@@ -141,9 +142,9 @@ def test_every_memory_type_and_a_provenance_walk(server):
     relations = {(r["relation"], r["direction"], r["item"]["id"]) for r in chain["related"]}
     assert ("SUPERSEDES", "IN", updated["id"]) in relations and ("DERIVED_FROM", "OUT", ids[0]) in relations
     assert server.data('mutation($id: ID!) { forget(id: $id) }', {"id": updated["id"]}, key=alice)["forget"] is True
-    after = server.data("query($id: ID!) { memory(id: $id) { ... on Memory { valid validTo } } }",
+    after = server.data("query($id: ID!) { memory(id: $id) { ... on Memory { valid validTo invalidatedAt } } }",
                         {"id": updated["id"]}, key=alice)["memory"]
-    assert after["valid"] is False and after["validTo"]
+    assert after["valid"] is False and after["invalidatedAt"] and after["validTo"] is None
     server.data('mutation($id: ID!) { forget(id: $id, hard: true) }', {"id": updated["id"]}, key=alice)
     assert server.data("query($id: ID!) { memory(id: $id) { id } }", {"id": updated["id"]}, key=alice)["memory"] is None
 
@@ -299,3 +300,21 @@ def test_sharing_respects_the_keys_identity(server):
         server.data('mutation { shareWith(agents: []) { name } }', key=bob)
     assert server.data(lookup, {"id": fact}, key=alice)["memory"] is None
     assert server.data(lookup, {"id": fact}, key=bob)["memory"]["agent"] == "bob"
+
+
+def test_history_walks_the_chain_with_who_why_and_when(server):
+    alice = server.keys["alice"]
+    turn = server.data('mutation { remember(episodes: [{text: "the cache key must include the locale", '
+                       'session: "alice/h"}]) { id } }', key=alice)["remember"][0]["id"]
+    first = server.data(ADD, {"fact": "cache keys include the locale", "opts": {"derivedFrom": [turn]}},
+                        key=alice)["addKnowledge"]["id"]
+    second = server.data('mutation($id: ID!) { updateMemory(id: $id, fields: {fact: "cache keys include locale and '
+                         'currency"}) { id } }', {"id": first}, key=alice)["updateMemory"]["id"]
+    query = ("query($id: ID!) { history(id: $id) { root { id } learnedBy reason learnedAt "
+             "nodes { id } edges { source relation target at reason } } }")
+    chain = server.data(query, {"id": second}, key=alice)["history"]
+    assert chain["root"] == {"id": second} and (chain["learnedBy"], chain["reason"]) == ("alice", "update")
+    edges = {(e["source"], e["relation"], e["target"]): e for e in chain["edges"]}
+    assert edges[(second, "SUPERSEDES", first)]["reason"] == "update" and edges[(second, "SUPERSEDES", first)]["at"]
+    assert (first, "DERIVED_FROM", turn) in edges and {n["id"] for n in chain["nodes"]} >= {first, second, turn}
+    assert server.data(query, {"id": second}, key=server.keys["bob"])["history"] is None

@@ -205,3 +205,23 @@ def test_api_benchmark_serves_every_level_without_errors_at_a_small_size(tmp_pat
     assert all(r["server_log_lines"] == 0 for r in report["levels"]), [r["server_log"] for r in report["levels"]]
     assert (tmp_path / "api.png").stat().st_size > 0
     assert "requests/s" in done.stdout and "4 clients" in done.stdout
+
+
+def test_events_benchmark_compares_listeners_and_drains_the_outbox(tmp_path: Path):
+    import subprocess
+
+    out = tmp_path / "events.json"
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "events" / "run.py"), "--writes", "30", "--op", "add_knowledge",
+         "learn", "--json", str(out)],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    runs = json.loads(out.read_text())["runs"]
+    assert [(r["op"], r["config"]) for r in runs] == [
+        (op, c) for op in ("add_knowledge", "learn") for c in ("no listener", "subscriber", "webhook outbox")]
+    assert all(r["writes"] == 30 and r["writes_s"] > 0 and 0 < r["p50_ms"] <= r["p95_ms"] for r in runs)
+    assert runs[1]["events_heard"] == 30  # one memory.created per add_knowledge
+    outbox = runs[2]["outbox"]
+    assert outbox["deliveries"] == outbox["delivered"] == 50 and outbox["left"] == 0  # the warm-up writes too
+    assert "| vs no listener |" in done.stdout and "deliveries/s" in done.stdout

@@ -10,7 +10,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +25,7 @@ from alma_graph.embed import (
     make_embedder,
 )
 from alma_graph.errors import BackendError, DependencyMissingError, ValidationError
+from json_http import JsonHandler
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -280,7 +281,7 @@ class EmbeddingsServer(ThreadingHTTPServer):
         return f"http://127.0.0.1:{self.server_address[1]}/v1"
 
 
-class EmbeddingsHandler(BaseHTTPRequestHandler):
+class EmbeddingsHandler(JsonHandler):
     server: EmbeddingsServer
 
     def do_POST(self) -> None:  # noqa: N802 - http.server naming
@@ -311,17 +312,6 @@ class EmbeddingsHandler(BaseHTTPRequestHandler):
                 "usage": {"prompt_tokens": len(texts), "total_tokens": len(texts)},
             },
         )
-
-    def _send(self, status: int, payload: dict[str, object]) -> None:
-        raw = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(raw)))
-        self.end_headers()
-        self.wfile.write(raw)
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
 
 
 @pytest.fixture(scope="module")
@@ -406,7 +396,7 @@ def test_openai_server_error_is_backend_error(server: EmbeddingsServer) -> None:
 def test_openai_unreachable_server_is_backend_error() -> None:
     from openai import OpenAI
 
-    with ThreadingHTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler) as probe:
+    with ThreadingHTTPServer(("127.0.0.1", 0), JsonHandler) as probe:
         port = probe.server_address[1]  # free now that it is closed below
     client = OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="test", max_retries=0, timeout=5)
     embedder = OpenAIEmbedder(model="my-model", dimension=8, client=client)

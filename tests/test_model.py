@@ -33,7 +33,7 @@ def assert_fresh_common_fields(m, agent: str, *, before: datetime, after: dateti
     assert before - timedelta(milliseconds=1) <= m.created_at <= after + timedelta(milliseconds=1)
     assert m.updated_at == m.created_at
     assert m.valid_from == m.created_at
-    assert m.valid_to is None and m.is_valid
+    assert m.valid_to is None and m.invalidated_at is None and m.is_valid
     assert m.access_count == 0
     assert m.last_access is None
 

@@ -395,7 +395,7 @@ def test_vector_search_filters_label_and_scope_inside_the_query_and_returns_cosi
     query, params = request["query"], request["parameters"]
     assert "CALL neptune.algo.vectors.topK.byEmbedding({embedding: $q, topK: $fetch" in query
     assert "vertexFilter: '{\"equals\": {\"property\": \"~label\", \"value\": \"Heuristic\"}}'" in query
-    assert "node.agent IN $f_agents AND node.valid_to IS NULL AND NOT node.id IN $f_exclude" in query
+    assert "node.agent IN $f_agents AND node.invalidated_at IS NULL AND NOT node.id IN $f_exclude" in query
     assert "alice" not in query and "heur_9" not in query
     assert params["q"] == [0.5] * 8 and params["f_agents"] == ["alice"] and params["k"] == 2
     assert params["fetch"] >= 2 * analytics.overfetch

@@ -35,15 +35,15 @@ def test_forgotten_memory_is_excluded_from_retrieve_unless_include_invalidated(m
     memory.forget(k.id)
     assert k.id not in [i.id for i in memory.retrieve("Pluto planet", agent)]
     found = [i for i in memory.retrieve("Pluto planet", agent, include_invalidated=True) if i.id == k.id]
-    assert len(found) == 1 and found[0].memory.valid_to is not None
+    assert len(found) == 1 and found[0].memory.invalidated_at is not None
 
 
-def test_forgetting_twice_keeps_the_first_valid_to(memory, agent):
+def test_forgetting_twice_keeps_the_first_invalidation_time(memory, agent):
     k = memory.add_knowledge(agent, domain="d", fact="f")
     memory.forget(k.id)
-    first = memory.get(k.id).valid_to
+    first = memory.get(k.id).invalidated_at
     memory.forget(k.id)
-    assert memory.get(k.id).valid_to == first
+    assert memory.get(k.id).invalidated_at == first
 
 
 def test_episodes_cannot_be_forgotten_as_memories(memory, agent):

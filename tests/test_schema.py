@@ -49,7 +49,7 @@ def test_reopening_an_existing_folder_keeps_all_data(tmp_path):
         assert stats["Episode"] == 2 and stats["Heuristic"] == 1 and stats["SUPERSEDES"] == 1
         assert memory.get_agent("coder").scope.cannot_learn == ("AntiPattern",)
         assert memory.get(ids["episode"]).source_id == "doc:1"
-        assert memory.get(ids["knowledge"]).valid_to is not None
+        assert memory.get(ids["knowledge"]).invalidated_at is not None
         again = memory.retrieve("when do we deploy?", "coder", types=["Episode"])
         assert [i.id for i in again] == [i for i, _ in first]
         hits = memory.retrieve("deploys happen on Thursdays", "coder", types=["DomainKnowledge"])

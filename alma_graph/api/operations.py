@@ -6,18 +6,23 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncGenerator
 from datetime import datetime
+from typing import Annotated
 
 import strawberry
 from strawberry.scalars import JSON
 
+from .. import validation as v
 from ..errors import AccessDeniedError, AlmaGraphError, NotFoundError, ValidationError
 from ..events import MemoryEvent as MemoryEventModel
+from . import consolidation as consolidation_api
+from . import webhooks as webhook_api
 from .types import (
-    Agent, AntiPattern, DomainKnowledge, Episode, EventType, Heuristic, Info, Item, LearnResult, Memory,
+    Agent, History, ProvenanceEdge, AntiPattern, DomainKnowledge, Episode, EventType, Heuristic, Info, Item, LearnResult, Memory,
     MemoryEvent, ScoredItem, UserPreference, to_agent, to_event, to_item, to_learn_result, to_scored,
 )
 
-EVENT_QUEUE = 1000  # events a slow subscriber may fall behind by before its stream ends
+EVENT_QUEUE = 1000
+MAX_HISTORY_DEPTH = 20  # events a slow subscriber may fall behind by before its stream ends
 
 
 @strawberry.type
@@ -39,10 +44,17 @@ class Query:
         self, info: Info, query: str, agent: str | None = None, top_k: int = 10, types: list[str] | None = None,
         since: datetime | None = None, until: datetime | None = None, explain: bool = False,
         include_invalidated: bool = False,
+        as_of: Annotated[datetime | None, strawberry.argument(
+            description="A past moment: only what held in the world then and was already known.")] = None,
+        when: Annotated[str | None, strawberry.argument(
+            description='A time phrase ("last week", "in March", "2 days ago"); intersected with since/until.')] = None,
+        reference: Annotated[datetime | None, strawberry.argument(
+            description="The time `when` is read at (default: asOf, else now).")] = None,
     ) -> list[ScoredItem]:
         ctx = info.context
         found = await ctx.run(ctx.memory.retrieve, query, ctx.who.acting_as(agent), top_k=top_k, types=types,
-                              since=since, until=until, include_invalidated=include_invalidated)
+                              since=since, until=until, include_invalidated=include_invalidated, as_of=as_of,
+                              when=when, reference=reference)
         return [to_scored(item, explain) for item in found]
 
     @strawberry.field(description="One memory or episode by id; null if it does not exist or is not yours.")
@@ -50,6 +62,24 @@ class Query:
         ctx = info.context
         found = await ctx.run(ctx.memory.memories.items, [str(id)], await ctx.readers())
         return to_item(found[str(id)]) if str(id) in found else None
+
+    @strawberry.field(description="A memory's provenance chain, both ways, to `maxDepth` steps; only nodes the "
+                                  "caller may read, and the edges between them. Null if the root is not readable.")
+    async def history(self, info: Info, id: strawberry.ID, max_depth: int = 10) -> History | None:
+        ctx = info.context
+        readers = await ctx.readers()
+        depth = v.positive_int("maxDepth", max_depth, maximum=MAX_HISTORY_DEPTH)
+        if str(id) not in await ctx.run(ctx.memory.memories.items, [str(id)], readers):
+            return None
+        chain = await ctx.run(ctx.memory.history, str(id), max_depth=depth)
+        items = await ctx.run(ctx.memory.memories.items, [n.id for n in chain.nodes], readers)
+        return History(
+            root=to_item(items[str(id)]), learned_by=chain.learned_by, learned_at=chain.learned_at,
+            reason=chain.reason, nodes=[to_item(items[n.id]) for n in chain.nodes if n.id in items],
+            edges=[ProvenanceEdge(source=strawberry.ID(e.source), relation=e.relation, target=strawberry.ID(e.target),
+                                  at=e.at, reason=e.reason)
+                   for e in chain.edges if e.source in items and e.target in items],
+        )
 
     @strawberry.field(description="The agents the caller may see.")
     async def agents(self, info: Info) -> list[Agent]:
@@ -75,19 +105,23 @@ class Query:
                 return []
         return [to_item(e) for e in await ctx.run(ctx.memory.episodes, session)]  # type: ignore[misc]
 
+    webhooks: list[webhook_api.Webhook] = strawberry.field(
+        resolver=webhook_api.webhooks, description="Webhook endpoints and their delivery state (admin keys only).")
+
 
 @strawberry.input
 class MemoryOptions:
     confidence: float = 0.5
     importance: float = 0.5
     metadata: JSON | None = None
-    valid_from: datetime | None = None
+    valid_from: datetime | None = strawberry.field(default=None, description="World time: when the fact began to hold.")
+    valid_to: datetime | None = strawberry.field(default=None, description="World time: when it stopped holding.")
     derived_from: list[strawberry.ID] = strawberry.field(default_factory=list)
     supersedes: list[strawberry.ID] = strawberry.field(default_factory=list)
 
     def as_kwargs(self) -> dict[str, object]:
         return {"confidence": self.confidence, "importance": self.importance, "metadata": self.metadata,
-                "valid_from": self.valid_from, "derived_from": [str(i) for i in self.derived_from],
+                "valid_from": self.valid_from, "valid_to": self.valid_to, "derived_from": [str(i) for i in self.derived_from],
                 "supersedes": [str(i) for i in self.supersedes]}
 
 
@@ -200,6 +234,19 @@ class Mutation:
         acting = await _acting_on(info, str(id))
         await ctx.run(ctx.memory.forget, str(id), agent=acting, hard=hard)
         return True
+
+    add_webhook: webhook_api.NewWebhook = strawberry.mutation(
+        resolver=webhook_api.add_webhook, description="Call `url` on memory events of `events` (default: all), "
+                                                   "signed with `secret` or a generated one (admin keys only).")
+    remove_webhook: bool = strawberry.mutation(
+        resolver=webhook_api.remove_webhook, description="Remove a webhook and the deliveries it is still owed.")
+    enable_webhook: webhook_api.Webhook = strawberry.mutation(
+        resolver=webhook_api.enable_webhook, description="Re-enable a failed webhook; its waiting deliveries resume.")
+    consolidate: consolidation_api.ConsolidationResult = strawberry.mutation(
+        resolver=consolidation_api.consolidate,
+        description="Merge the acting agent's near-duplicate memories (of `memoryType`, or of every type but Outcome) "
+                    "whose cosine reaches `similarityThreshold` (default 0.85): each group becomes one new memory "
+                    "that is MERGED_FROM the originals, which are invalidated. `dryRun: true` only says what would merge.")
 
 
 @strawberry.type

@@ -26,6 +26,7 @@ Info = strawberry.Info[Context, None]
 class EdgeType(Enum):
     DERIVED_FROM = "DERIVED_FROM"
     SUPERSEDES = "SUPERSEDES"
+    MERGED_FROM = "MERGED_FROM"
     NEXT = "NEXT"
 
 
@@ -41,6 +42,9 @@ class EventType(Enum):
     MEMORY_UPDATED = "memory.updated"
     MEMORY_INVALIDATED = "memory.invalidated"
     MEMORY_DELETED = "memory.deleted"
+    MEMORY_CONSOLIDATED = "memory.consolidated"
+    HEURISTIC_FORMED = "heuristic.formed"
+    ANTIPATTERN_DETECTED = "antipattern.detected"
 
 
 async def _items(info: Info, item_id: str, rel: str, outgoing: bool) -> list[Item]:
@@ -89,9 +93,11 @@ class Memory(Item):
     memory_type: str
     created_at: datetime
     updated_at: datetime
-    valid_from: datetime
-    valid_to: datetime | None
-    valid: bool
+    valid_from: datetime = strawberry.field(description="World time: when the fact began to hold.")
+    valid_to: datetime | None = strawberry.field(description="World time: when it stopped holding; null while it holds.")
+    invalidated_at: datetime | None = strawberry.field(
+        description="System time: when it stopped being believed (forgotten or superseded).")
+    valid: bool = strawberry.field(description="Still believed: not invalidated.")
     confidence: float
     importance: float
     access_count: int
@@ -113,6 +119,10 @@ class Memory(Item):
     @strawberry.field(description="The version that replaced this memory, if any.")
     async def superseded_by(self, info: Info) -> list[Memory]:
         return await _items(info, str(self.id), "SUPERSEDES", False)  # type: ignore[return-value]
+
+    @strawberry.field(description="The near-duplicates this memory was consolidated from.")
+    async def merged_from(self, info: Info) -> list[Memory]:
+        return await _items(info, str(self.id), "MERGED_FROM", True)  # type: ignore[return-value]
 
     @strawberry.field(description="The agent that learned this memory.")
     async def learned_by(self, info: Info) -> Agent | None:
@@ -285,6 +295,28 @@ class MemoryEvent:
         found = await ctx.run(ctx.memory.memories.items, [str(self.memory_id)], await ctx.readers())
         item = found.get(str(self.memory_id))
         return None if item is None else to_item(item)  # type: ignore[return-value]
+
+
+@strawberry.type
+class ProvenanceEdge:
+    source: strawberry.ID
+    relation: str
+    target: strawberry.ID
+    at: datetime | None
+    reason: str | None = strawberry.field(description="explicit, learning, update, consolidation, ...")
+
+
+@strawberry.type
+class History:
+    """A provenance chain: what the root was created from, by which agent and why, what it
+    superseded and what superseded it, and when."""
+
+    root: Item
+    learned_by: str | None
+    learned_at: datetime | None
+    reason: str | None
+    nodes: list[Item]
+    edges: list[ProvenanceEdge]
 
 
 # -- from the model ----------------------------------------------------------------------------

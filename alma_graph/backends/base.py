@@ -30,21 +30,39 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class SearchFilter:
-    """Which nodes a search may return. Applied inside the backend's query, never after it."""
+    """Which nodes a search may return. Applied inside the backend's query, never after it.
+
+    Memories are bi-temporal: world time (valid_from, valid_to: when the fact held) and system
+    time (created_at, invalidated_at: when it was learned and when it stopped being believed).
+    Episodes have a world time (timestamp) and a created_at.
+    """
 
     agents: tuple[str, ...]
-    valid_only: bool = True
-    time_property: str | None = None  # created_at for memories, timestamp for episodes
+    valid_only: bool = True  # only what is believed: not invalidated (as of `as_of_ms`, when given)
+    time_property: str | None = None  # world time since/until test: valid_from, or an episode's timestamp
     since_ms: int | None = None
     until_ms: int | None = None
     exclude_ids: tuple[str, ...] = field(default=())
+    # A past moment: only what held in the world then (time_property <= as_of < world_end) and
+    # was known then (created_at <= as_of, invalidated after it if at all).
+    as_of_ms: int | None = None
+    world_end: str | None = None  # where world validity ends: valid_to for memories
 
     def cypher_where(self, var: str) -> tuple[str, dict[str, object]]:
         """The filter as a Cypher predicate on `var`, with its parameters."""
         clauses = [f"{var}.agent IN $f_agents"]
         params: dict[str, object] = {"f_agents": list(self.agents)}
+        as_of = self.as_of_ms is not None
         if self.valid_only:
-            clauses.append(f"{var}.valid_to IS NULL")
+            clauses.append(f"({var}.invalidated_at IS NULL OR {var}.invalidated_at > $f_as_of)" if as_of
+                           else f"{var}.invalidated_at IS NULL")
+        if as_of:
+            params["f_as_of"] = self.as_of_ms
+            clauses.append(f"{var}.created_at <= $f_as_of")
+            if self.time_property:
+                clauses.append(f"{var}.{self.time_property} <= $f_as_of")
+            if self.world_end:
+                clauses.append(f"({var}.{self.world_end} IS NULL OR {var}.{self.world_end} > $f_as_of)")
         if self.time_property and self.since_ms is not None:
             clauses.append(f"{var}.{self.time_property} >= $f_since")
             params["f_since"] = self.since_ms

@@ -5,7 +5,7 @@ printed by benchmarks/falkordb_costs/run.py unless another test is named):
 - No multi-statement transactions: each query is atomic on its own, so an atomic write is
   compensated (server.py), and writers take turns through a Redis lock beside the graph (every
   alma-graph client of the graph uses it). Readers can see a write half done.
-- A write to an indexed node after its creation (any property: `valid_to`, access counts) leaves
+- A write to an indexed node after its creation (any property: `invalidated_at`, access counts) leaves
   its old vector in the HNSW graph, where the node can no longer be found (0 of 50 rewritten
   nodes find themselves at k=1; fixed upstream in FalkorDB PR #2197, not in 4.16), and moves its
   full-text score (tests/conformance caught retrieve's access counting taking it to 0: see
@@ -33,6 +33,7 @@ printed by benchmarks/falkordb_costs/run.py unless another test is named):
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from urllib.parse import unquote
@@ -42,7 +43,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ..schema import NodeKind
+from ..schema import NodeKind, RelKind
 from ..validation import identifier
 from .base import Row
 from .server import ServerBackend, Transport, server_address
@@ -51,6 +52,7 @@ DEFAULT_GRAPH = "alma_graph"
 DEFAULT_PORT = 6379
 WRITE_LEASE_S, WRITE_WAIT_S = 60, 30
 EF_RUNTIME = 200  # HNSW candidates per query (FalkorDB's default of 10 misses most neighbours)
+INDEX_WAIT_S = 60  # how long a new schema's indexes may take to become queryable
 
 
 def _doc(label: str) -> str:
@@ -139,6 +141,7 @@ class FalkorDBBackend(ServerBackend):
     def __init__(self, transport: FalkorDBTransport, url: str):
         super().__init__(transport, url)
         self._indexes: dict[str, dict[str, set[str]]] | None = None
+        self._built = False  # whether ensure_schema created an index (then it waits for them)
 
     def _index_types(self, label: str, prop: str) -> set[str]:
         if self._indexes is None:
@@ -151,6 +154,19 @@ class FalkorDBBackend(ServerBackend):
         if kind not in self._index_types(label, prop):
             self.execute(statement)
             self._indexes = None
+            self._built = True
+
+    def ensure_schema(self, nodes: Sequence[NodeKind], rels: Sequence[RelKind], dimension: int) -> None:
+        """Indexes are built in the background, and until a label's is OPERATIONAL a vector query on
+        it fails ("Invalid arguments for procedure"): wait for them, so the first write can search."""
+        self._built = False
+        super().ensure_schema(nodes, rels, dimension)
+        deadline = time.monotonic() + INDEX_WAIT_S
+        while self._built:
+            statuses = [r["status"] for r in self.execute("CALL db.indexes() YIELD status RETURN status")]
+            if all(s == "OPERATIONAL" for s in statuses) or time.monotonic() > deadline:
+                break
+            time.sleep(0.02)
 
     def create_key_index(self, label: str, key: str) -> None:
         self._create_index(label, key, "RANGE", f"CREATE INDEX FOR (n:{label}) ON (n.{key})")

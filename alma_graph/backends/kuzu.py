@@ -60,10 +60,13 @@ def import_engine():
 
 
 def _for_kind(where: SearchFilter, kind: NodeKind) -> SearchFilter:
-    """The filter as it applies to `kind`: validity means nothing for a node without `valid_to`
-    (episodes), and Kuzu, unlike the schemaless servers, refuses to read a column a table lacks."""
-    if where.valid_only and "valid_to" not in kind.property_names:
-        return replace(where, valid_only=False)
+    """The filter as it applies to `kind`: validity means nothing for a node without
+    `invalidated_at` (episodes), and Kuzu, unlike the schemaless servers, refuses to read a column
+    a table lacks."""
+    if where.valid_only and "invalidated_at" not in kind.property_names:
+        where = replace(where, valid_only=False)
+    if where.world_end and where.world_end not in kind.property_names:
+        where = replace(where, world_end=None)
     return where
 
 
@@ -384,18 +387,21 @@ class KuzuBackend(Backend):
         for agent in where.agents:
             if not AGENT_NAME.match(agent):
                 raise ValidationError("agent", f"{agent!r} is not a valid agent name")
-        agents = ", ".join(f'"{a}"' for a in where.agents)
-        clauses = [f"n.agent IN [{agents}]"]
-        if where.valid_only:
-            clauses.append("n.valid_to IS NULL")
-        prop = where.time_property
-        if prop and not re.fullmatch(r"[a-z_]+", prop):
-            raise ValidationError("time_property", f"{prop!r} is not a property name")
-        if prop and where.since_ms is not None:
-            clauses.append(f"n.{prop} >= {int(where.since_ms)}")
-        if prop and where.until_ms is not None:
-            clauses.append(f"n.{prop} <= {int(where.until_ms)}")
-        return " AND ".join(clauses)
+        for name in ("time_property", "world_end"):
+            prop = getattr(where, name)
+            if prop and not re.fullmatch(r"[a-z_]+", prop):
+                raise ValidationError(name, f"{prop!r} is not a property name")
+        # The filter every other search uses, its parameters written in: checked agent names
+        # and integers only.
+        predicate, params = where.cypher_where("n")
+
+        def literal(match: re.Match[str]) -> str:
+            value = params[match.group(1)]
+            if isinstance(value, list):
+                return "[" + ", ".join(f'"{a}"' for a in value) + "]"
+            return str(int(value))  # type: ignore[call-overload]
+
+        return re.sub(r"\$(\w+)", literal, predicate)
 
     def text_search(self, kind: NodeKind, query: str, k: int, where: SearchFilter) -> list[Hit]:
         if self._rows.get(kind.label) == 0:

@@ -22,7 +22,7 @@ What differs for Neo4j:
 - A new index is POPULATING for a while; `ensure_schema` and `refresh_indexes` wait for
   `db.awaitIndexes` (on a cluster, on the member that answers). `index_status` reads `SHOW INDEXES`.
 - Server notifications are turned off for this driver: the statements are generated, and Neo4j
-  would log a warning on every search that tests a property no node has yet (`valid_to`).
+  would log a warning on every search that tests a property no node has yet (`invalidated_at`).
 
 Limitations: vector search is approximate (HNSW); vectors whose norm is zero are not indexed
 (cosine is undefined for them); an index does not see the uncommitted writes of the

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from .. import validation as v
 from ..errors import AccessDeniedError, NotFoundError, ValidationError
@@ -24,6 +24,10 @@ def event(event_type: str, memory_id: str, agent: str, memory_type: str, *,
 from ..graph_walks import group_by_label
 from ..model import MEMORY_TYPES, Agent, Episode, History, Memory, MemoryScope, Related, memory_class
 from ..store import EpisodeInput, GraphStore
+from .merging import confirmed
+
+if TYPE_CHECKING:
+    from .reconcile import Reconciler
 
 # Fields a caller may set on any memory without creating a new version of it.
 _IN_PLACE = {"confidence", "importance", "metadata"}
@@ -34,9 +38,11 @@ MAX_LIST = 1000
 
 
 class MemoryService:
-    def __init__(self, store: GraphStore, events: EventBus | None = None):
+    def __init__(self, store: GraphStore, events: EventBus | None = None, reconciler: Reconciler | None = None):
         self.store = store
         self.events = events or EventBus()
+        # Checks each explicit add against the agent's memories (a repeat, a contradiction); None: off.
+        self.reconciler = reconciler
         self._agents: dict[str, Agent] = {}
 
     def commit(self, write: Callable[[], object], events: Sequence[MemoryEvent]) -> None:
@@ -87,6 +93,7 @@ class MemoryService:
         importance: float = 0.5,
         metadata: Mapping[str, object] | None = None,
         valid_from: object = None,
+        valid_to: object = None,
         derived_from: Sequence[str] = (),
         supersedes: Sequence[str] = (),
         reason: str = "explicit",
@@ -96,15 +103,50 @@ class MemoryService:
         names events the write announces besides memory.created (a learned heuristic's
         heuristic.formed)."""
         cls, owner = memory_class(memory_type), self.agent(agent).name
-        memory_id, write = self._prepare(cls, owner, fields, confidence=confidence, importance=importance,
-                                         metadata=metadata, valid_from=valid_from, derived_from=derived_from,
-                                         supersedes=supersedes, reason=reason)
-        self.commit(write, [event(t, memory_id, owner, cls.type) for t in (MEMORY_CREATED, *also)])
+
+        def prepare(replaces: Sequence[str]) -> tuple[str, Callable[[], None]]:
+            return self._prepare(cls, owner, fields, confidence=confidence, importance=importance,
+                                 metadata=metadata, valid_from=valid_from, valid_to=valid_to,
+                                 derived_from=derived_from, supersedes=replaces, reason=reason)
+
+        memory_id, write = prepare(supersedes)  # every check first: a refused write strengthens nothing either
+        replaced: list[str] = []
+        # An explicit add that names what it supersedes has said how it relates to the rest, and one
+        # placed in time may hold beside another fact of another time.
+        if (self.reconciler is not None and reason == "explicit" and not supersedes
+                and valid_from is None and valid_to is None):
+            decision = self.reconciler.decide(cls.type, owner, self._fields(cls, fields),
+                                              v.metadata("metadata", metadata))
+            if decision.repeats is not None:
+                return self._confirm(decision.repeats, confidence, importance, metadata, derived_from)
+            replaced = [m.id for m in decision.contradicts]
+            if replaced:
+                memory_id, write = prepare(replaced)
+        self.commit(write, [event(MEMORY_CREATED, memory_id, owner, cls.type, previous_id=(replaced or [None])[0]),
+                            *(event(t, memory_id, owner, cls.type) for t in also),
+                            *(event(MEMORY_INVALIDATED, old, owner, cls.type) for old in replaced)])
         return self.store.get_memory(memory_id)
+
+    def _confirm(self, existing: Memory, confidence: float, importance: float,
+                 metadata: Mapping[str, object] | None, derived_from: Sequence[str]) -> Memory:
+        """A repeat of `existing`: no new memory; the existing one gains a confirmation (its
+        confidence and counts go up) and the repeat's evidence."""
+        values = confirmed(existing, confidence, importance, v.metadata("metadata", metadata))
+        known = {dst for _, dst, _ in self.store.linked([existing.id], "DERIVED_FROM", outgoing=True)}
+        sources = [s for s in dict.fromkeys(derived_from) if s not in known]
+
+        def write() -> None:
+            self.store.set_memory_fields(existing.type, existing.id, values)
+            if sources:
+                self.store.add_derivations(existing.type, existing.id, sources, "repeat")
+
+        self.commit(write, [event(MEMORY_UPDATED, existing.id, existing.agent, existing.type)])
+        return self.store.get_memory(existing.id)
 
     def _prepare(self, cls: type[Memory], agent: str, fields: Mapping[str, object], *, confidence: float,
                  importance: float, metadata: Mapping[str, object] | None, valid_from: object,
-                 derived_from: Sequence[str], supersedes: Sequence[str], reason: str) -> tuple[str, Callable[[], None]]:
+                 derived_from: Sequence[str], supersedes: Sequence[str], reason: str,
+                 valid_to: object = None) -> tuple[str, Callable[[], None]]:
         owner = self.agent(agent)
         owner.scope.check(cls.type)
         clean = self._fields(cls, fields)
@@ -131,6 +173,7 @@ class MemoryService:
             importance=v.unit_interval("importance", importance),
             metadata=v.metadata("metadata", metadata),
             valid_from_ms=None if valid_from is None else v.timestamp_ms("valid_from", valid_from),
+            valid_to_ms=_valid_to(valid_from, valid_to),
             derived_from=list(derived_from),
             supersedes=list(supersedes),
             reason=reason,
@@ -303,7 +346,8 @@ class MemoryService:
                                              "can update or invalidate it")
 
     def forget(self, memory_id: object, agent: str | None = None, *, hard: bool = False) -> None:
-        """Invalidate a memory (valid_to = now); `hard=True` deletes it and its edges."""
+        """Invalidate a memory (invalidated_at = now: no longer believed, kept in its history);
+        `hard=True` deletes it and its edges."""
         memory_id = v.text("id", memory_id)
         current = self.store.get_memory(memory_id)
         self._check_owner(current, agent)
@@ -314,8 +358,8 @@ class MemoryService:
             self.commit(lambda: self.store.invalidate(memory_id, v.now_ms()),
                         [event(MEMORY_INVALIDATED, memory_id, current.agent, current.type)])
 
-    def history(self, node_id: object) -> History:
-        return self.store.history(v.text("id", node_id))
+    def history(self, node_id: object, max_depth: int = 10) -> History:
+        return self.store.history(v.text("id", node_id), v.positive_int("max_depth", max_depth))
 
     # -- episodes ---------------------------------------------------------------------------
 
@@ -350,6 +394,19 @@ class MemoryService:
             source_id=None if source_id is None else v.text(f"{where}.source_id", source_id),
             metadata=v.metadata(f"{where}.metadata", raw.get("metadata")),
         )
+
+
+def _valid_to(valid_from: object, valid_to: object) -> int | None:
+    """When the fact stopped holding in the world (world time), after it began (valid_from,
+    now when not given)."""
+    if valid_to is None:
+        return None
+    end = v.timestamp_ms("valid_to", valid_to)
+    start = v.now_ms() if valid_from is None else v.timestamp_ms("valid_from", valid_from)
+    if end <= start:
+        raise ValidationError("valid_to", "must be after valid_from (give valid_from for a fact that "
+                                          "ended in the past)")
+    return end
 
 
 def _session_id(field: str, value: object) -> str:

@@ -6,7 +6,8 @@
    episode (`DERIVED_FROM`), and from a match on a replaced memory its valid successor
    (`SUPERSEDES`). A neighbour that matches the query well lifts the item; an item reached only
    through the graph enters with its own similarity plus that lift.
-3. Scoring: similarity, recency, success and confidence (see scoring.py), best first.
+3. Scoring: similarity, recency, success and confidence (see scoring.py), best first. A question
+   that asks when favours items that date what they say (scoring.dated).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from .. import timephrases
 from .. import validation as v
 from ..backends.base import SearchFilter
 from ..errors import ValidationError
@@ -52,9 +54,12 @@ class RetrievalRequest:
     readers: tuple[str, ...] = ()
     top_k: int = 10
     labels: tuple[str, ...] = SEARCHABLE_LABELS
+    # World time of an item (a memory's valid_from, an episode's timestamp) within [since, until].
     since_ms: int | None = None
     until_ms: int | None = None
     include_invalidated: bool = False
+    # A past moment: what held in the world then and was already known (bi-temporal, see SearchFilter).
+    as_of_ms: int | None = None
 
 
 class Retriever:
@@ -70,6 +75,8 @@ class Retriever:
             time_property="valid_from" if is_memory else "timestamp",
             since_ms=request.since_ms,
             until_ms=request.until_ms,
+            as_of_ms=request.as_of_ms,
+            world_end="valid_to" if is_memory else None,
         )
 
     def retrieve(self, request: RetrievalRequest) -> MemorySlice:
@@ -232,17 +239,20 @@ class Retriever:
             objects.update({o.id: o for o in found})
 
         scored = []
+        asks_when = config.dated_lift > 0 and timephrases.asks_when(request.query)
         for node_id, c in shortlist:
             obj = objects.get(node_id)
             if obj is None:
                 continue
             memory = obj if isinstance(obj, Memory) else None
             when = obj.timestamp if memory is None else obj.valid_from  # type: ignore[union-attr]
+            lift = config.dated_lift if asks_when and timephrases.mentions_time(obj.text) else 0.0  # type: ignore[union-attr]
             score, explanation = scoring.explain(
-                relevance=c.relevance,
+                relevance=scoring.dated(c.relevance, lift),
                 dense=c.dense or 0.0,
                 lexical=c.lexical,
                 graph=c.neighbour,
+                dated=lift,
                 recency_value=scoring.recency(int(when.timestamp() * 1000), now, config.recency_half_life_days),
                 success_value=scoring.success(memory),
                 confidence_value=memory.confidence if memory else 0.5,
@@ -298,6 +308,35 @@ def _distinct(scored: list, top_k: int) -> list:
         if len(out) == top_k:
             break
     return out
+
+
+def time_window(since: object = None, until: object = None, when: object = None, reference: object = None,
+                as_of_ms: int | None = None) -> tuple[int | None, int | None]:
+    """The (since, until) bounds in epoch ms, both inclusive, of explicit `since`/`until` and a
+    phrase `when` ("last week") read at `reference` (default: `as_of`, else now). Given both, the
+    window is their intersection; one that is empty is an error."""
+    since_ms = None if since is None else v.timestamp_ms("since", since)
+    until_ms = None if until is None else v.timestamp_ms("until", until)
+    if since_ms is not None and until_ms is not None and since_ms > until_ms:
+        raise ValidationError("since", "is later than until")
+    if when is None:
+        if reference is not None:
+            raise ValidationError("reference", "is the time `when` is read at; give `when` too")
+        return since_ms, until_ms
+    if reference is not None:
+        at = v.timestamp_ms("reference", reference)
+    else:
+        at = as_of_ms if as_of_ms is not None else v.now_ms()
+    found = timephrases.resolve(when, v.from_ms(at), field="when")  # type: ignore[arg-type]
+    if found.since is not None:
+        start = v.timestamp_ms("when", found.since)
+        since_ms = start if since_ms is None else max(since_ms, start)
+    if found.until is not None:
+        end = v.timestamp_ms("when", found.until) - 1  # the range's end is exclusive
+        until_ms = end if until_ms is None else min(until_ms, end)
+    if since_ms is not None and until_ms is not None and since_ms > until_ms:
+        raise ValidationError("when", f"{when!r} does not overlap the since/until window")
+    return since_ms, until_ms
 
 
 def resolve_labels(types: Sequence[str] | None) -> tuple[str, ...]:

@@ -52,6 +52,10 @@ class RetrievalConfig:
     session_hops: int = 1  # how many NEXT steps from a matching turn count as its context
     hop_decay: float = 0.5  # each NEXT step beyond the first passes on this share of the lift
     recency_half_life_days: float = 30.0
+    # For a question that asks when ("when did...", "how long ago"), items that place what they
+    # say in time ("yesterday", "last May", a date) count this much more relevant: with their own
+    # timestamp they hold the answer, where an undated mention of the same event does not.
+    dated_lift: float = 0.2
 
 
 def recency(item_ms: int, now_ms: int, half_life_days: float) -> float:
@@ -104,6 +108,11 @@ def direct_relevance(dense: float, lexical: float, config: RetrievalConfig) -> f
     return config.dense_weight * dense + (1 - config.dense_weight) * lexical
 
 
+def dated(relevance: float, lift: float) -> float:
+    """Relevance lifted by a share `lift` (see RetrievalConfig.dated_lift), at most 1."""
+    return min(1.0, relevance * (1.0 + lift))
+
+
 def with_graph(own: float, neighbour: float, config: RetrievalConfig) -> float:
     """Lift an item towards a more relevant neighbour; a weaker neighbour never lowers it."""
     return (1 - config.graph_weight) * own + config.graph_weight * max(own, neighbour)
@@ -121,6 +130,7 @@ def explain(
     weights: ScoreWeights,
     found_by: tuple[str, ...],
     via: str | None,
+    dated: float = 0.0,
 ) -> tuple[float, Explanation]:
     values = {
         "similarity": (relevance, weights.similarity, 1.0),
@@ -136,7 +146,8 @@ def explain(
     score = round(sum(f.contribution for f in factors.values()), 6)
     explanation = Explanation(
         factors=factors,
-        relevance={"dense": round(dense, 6), "lexical": round(lexical, 6), "graph": round(graph, 6)},
+        relevance={"dense": round(dense, 6), "lexical": round(lexical, 6), "graph": round(graph, 6),
+                   **({"dated": round(dated, 6)} if dated else {})},
         found_by=found_by,
         via=via,
     )

@@ -10,7 +10,7 @@ MATCH (:Agent {name: $agent})-[:LEARNED]->(m:Memory)
 RETURN [l IN labels(m) WHERE NOT l IN ['Memory', 'Searchable']][0] AS type,
        m.text AS text,
        m.confidence AS confidence,
-       m.valid_to IS NULL AS valid,
+       m.invalidated_at IS NULL AS valid,
        m.created_at AS created_at,
        m.id AS id
 ORDER BY created_at DESC, id

@@ -9,14 +9,14 @@
 MATCH p = (:Memory {id: $id})-[:DERIVED_FROM*1..]->(n)
 RETURN 'derived from' AS relation, min(length(p)) AS depth,
        [l IN labels(n) WHERE NOT l IN ['Memory', 'Searchable']][0] AS type,
-       n.id AS id, n.text AS text, n.valid_to IS NULL AS valid
+       n.id AS id, n.text AS text, n.invalidated_at IS NULL AS valid
 UNION ALL
 MATCH p = (:Memory {id: $id})-[:SUPERSEDES*1..]->(n:Memory)
 RETURN 'supersedes' AS relation, min(length(p)) AS depth,
        [l IN labels(n) WHERE NOT l IN ['Memory', 'Searchable']][0] AS type,
-       n.id AS id, n.text AS text, n.valid_to IS NULL AS valid
+       n.id AS id, n.text AS text, n.invalidated_at IS NULL AS valid
 UNION ALL
 MATCH p = (n:Memory)-[:SUPERSEDES*1..]->(:Memory {id: $id})
 RETURN 'superseded by' AS relation, min(length(p)) AS depth,
        [l IN labels(n) WHERE NOT l IN ['Memory', 'Searchable']][0] AS type,
-       n.id AS id, n.text AS text, n.valid_to IS NULL AS valid
+       n.id AS id, n.text AS text, n.invalidated_at IS NULL AS valid

@@ -11,7 +11,7 @@
 //   FalkorDB Browser:  put  CYPHER agent='coder' other='reviewer'  before the query
 // Runs on Neo4j, Memgraph and FalkorDB; for Kuzu use kuzu/shared.cypher.
 MATCH (m:Memory)
-WHERE m.agent IN [$agent, $other] AND m.valid_to IS NULL
+WHERE m.agent IN [$agent, $other] AND m.invalidated_at IS NULL
 WITH m.text AS key,
      collect(DISTINCT CASE WHEN m.agent = $agent THEN m.text END) AS agent_memories,
      collect(DISTINCT CASE WHEN m.agent = $other THEN m.text END) AS other_memories
@@ -19,7 +19,7 @@ WHERE size(agent_memories) > 0 AND size(other_memories) > 0
 RETURN 'same text' AS shared, key, agent_memories, other_memories
 UNION ALL
 MATCH (m:Memory)-[:DERIVED_FROM*1..]->(e:Episode)
-WHERE m.agent IN [$agent, $other] AND m.valid_to IS NULL AND e.source_id IS NOT NULL
+WHERE m.agent IN [$agent, $other] AND m.invalidated_at IS NULL AND e.source_id IS NOT NULL
 WITH e.source_id AS key,
      collect(DISTINCT CASE WHEN m.agent = $agent THEN m.text END) AS agent_memories,
      collect(DISTINCT CASE WHEN m.agent = $other THEN m.text END) AS other_memories

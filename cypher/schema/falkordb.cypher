@@ -2,7 +2,7 @@
 // this). FalkorDB runs one statement per query: paste them into FalkorDB Browser one at a time.
 // Its uniqueness constraints are a Redis command, not Cypher: they are shown as comments where
 // the backend sends them (through the falkordb client).
-// Schema version 1, 384-d vectors. Generated from what the backend issues by
+// Schema version 2, 384-d vectors. Generated from what the backend issues by
 // `python -m alma_graph.cypher_files`: do not edit, regenerate.
 
 CREATE INDEX FOR (n:Agent) ON (n.name);
@@ -29,6 +29,10 @@ CREATE INDEX FOR (n:Session) ON (n.id);
 // redis-cli: GRAPH.CONSTRAINT CREATE <graph> UNIQUE NODE Session PROPERTIES 1 id
 CREATE INDEX FOR (n:UserPreference) ON (n.id);
 // redis-cli: GRAPH.CONSTRAINT CREATE <graph> UNIQUE NODE UserPreference PROPERTIES 1 id
+CREATE INDEX FOR (n:Webhook) ON (n.id);
+// redis-cli: GRAPH.CONSTRAINT CREATE <graph> UNIQUE NODE Webhook PROPERTIES 1 id
+CREATE INDEX FOR (n:WebhookDelivery) ON (n.id);
+// redis-cli: GRAPH.CONSTRAINT CREATE <graph> UNIQUE NODE WebhookDelivery PROPERTIES 1 id
 CREATE INDEX FOR (n:EpisodeDoc) ON (n.id);
 // redis-cli: GRAPH.CONSTRAINT CREATE <graph> UNIQUE NODE EpisodeDoc PROPERTIES 1 id
 CREATE VECTOR INDEX FOR (v:EpisodeDoc) ON (v.embedding) OPTIONS {dimension: 384, similarityFunction: 'cosine', efRuntime: 200};

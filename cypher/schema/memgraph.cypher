@@ -1,7 +1,7 @@
 // The alma-graph schema on Memgraph 3.6+ (alma_graph/backends/memgraph.py says why it looks like
 // this). Memgraph refuses index and constraint statements inside explicit transactions: run
 // them as auto-commit statements, one by one (mgconsole does).
-// Schema version 1, 384-d vectors. Generated from what the backend issues by
+// Schema version 2, 384-d vectors. Generated from what the backend issues by
 // `python -m alma_graph.cypher_files`: do not edit, regenerate.
 
 CREATE INDEX ON :Agent(name);
@@ -26,6 +26,10 @@ CREATE INDEX ON :Session(id);
 CREATE CONSTRAINT ON (n:Session) ASSERT n.id IS UNIQUE;
 CREATE INDEX ON :UserPreference(id);
 CREATE CONSTRAINT ON (n:UserPreference) ASSERT n.id IS UNIQUE;
+CREATE INDEX ON :Webhook(id);
+CREATE CONSTRAINT ON (n:Webhook) ASSERT n.id IS UNIQUE;
+CREATE INDEX ON :WebhookDelivery(id);
+CREATE CONSTRAINT ON (n:WebhookDelivery) ASSERT n.id IS UNIQUE;
 CREATE VECTOR INDEX alma_episode_embedding ON :Episode(embedding) WITH CONFIG {"dimension": 384, "capacity": 1024, "metric": "cos"};
 CREATE TEXT INDEX alma_episode_text ON :Episode(text);
 CREATE VECTOR INDEX alma_heuristic_embedding ON :Heuristic(embedding) WITH CONFIG {"dimension": 384, "capacity": 1024, "metric": "cos"};

@@ -1,7 +1,7 @@
 // The alma-graph schema on Neo4j 5.15+ (alma_graph/backends/neo4j.py says why it looks like
 // this). Paste it into Neo4j Browser (multi-statement editor); after these statements the
 // backend waits for the new indexes to come online (CALL db.awaitIndexes).
-// Schema version 1, 384-d vectors. Generated from what the backend issues by
+// Schema version 2, 384-d vectors. Generated from what the backend issues by
 // `python -m alma_graph.cypher_files`: do not edit, regenerate.
 
 CREATE CONSTRAINT alma_agent_name_unique IF NOT EXISTS FOR (n:Agent) REQUIRE n.name IS UNIQUE;
@@ -16,6 +16,8 @@ CREATE CONSTRAINT alma_outcome_id_unique IF NOT EXISTS FOR (n:Outcome) REQUIRE n
 CREATE INDEX alma_searchable_id IF NOT EXISTS FOR (n:Searchable) ON (n.id);
 CREATE CONSTRAINT alma_session_id_unique IF NOT EXISTS FOR (n:Session) REQUIRE n.id IS UNIQUE;
 CREATE CONSTRAINT alma_userpreference_id_unique IF NOT EXISTS FOR (n:UserPreference) REQUIRE n.id IS UNIQUE;
+CREATE CONSTRAINT alma_webhook_id_unique IF NOT EXISTS FOR (n:Webhook) REQUIRE n.id IS UNIQUE;
+CREATE CONSTRAINT alma_webhookdelivery_id_unique IF NOT EXISTS FOR (n:WebhookDelivery) REQUIRE n.id IS UNIQUE;
 CREATE VECTOR INDEX alma_episode_embedding IF NOT EXISTS FOR (n:Episode) ON (n.embedding) OPTIONS {indexConfig: {`vector.dimensions`: 384, `vector.similarity_function`: 'cosine'}};
 CREATE FULLTEXT INDEX alma_episode_text IF NOT EXISTS FOR (n:Episode) ON EACH [n.text];
 CREATE VECTOR INDEX alma_heuristic_embedding IF NOT EXISTS FOR (n:Heuristic) ON (n.embedding) OPTIONS {indexConfig: {`vector.dimensions`: 384, `vector.similarity_function`: 'cosine'}};

@@ -51,10 +51,11 @@ WRITES = {
     "AntiPattern": lambda m, a: m.add_anti_pattern(a, pattern="p", why_bad="w"),
     "Outcome": lambda m, a: m.learn(a, "task", True, "strategy"),
 }
+# Unlike the WRITES above, so that writing both is two memories, not a repeat that strengthens one.
 ADD_MEMORY_FIELDS = {
-    "Heuristic": {"condition": "c", "strategy": "s"},
-    "UserPreference": {"user": "u", "category": "c", "preference": "p"},
-    "DomainKnowledge": {"domain": "d", "fact": "f"},
-    "AntiPattern": {"pattern": "p", "why_bad": "w"},
+    "Heuristic": {"condition": "c2", "strategy": "s2"},
+    "UserPreference": {"user": "u2", "category": "c2", "preference": "p2"},
+    "DomainKnowledge": {"domain": "d2", "fact": "f2"},
+    "AntiPattern": {"pattern": "p2", "why_bad": "w2"},
     "Outcome": {"task": "t", "task_type": "x", "success": True, "strategy_used": "s"},
 }

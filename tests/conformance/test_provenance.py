@@ -67,8 +67,8 @@ def test_a_content_update_writes_a_new_version_that_supersedes_and_invalidates_t
     assert (v3.fact, v3.domain, v3.confidence, v3.metadata) == ("the newest python is 3.13", "python", 0.6,
                                                                 {"src": "docs"})
     old = memory.get(v1.id)
-    assert old.fact == "the newest python is 3.11" and old.valid_to is not None
-    assert memory.get(v2.id).valid_to is not None and memory.get(v3.id).is_valid
+    assert old.fact == "the newest python is 3.11" and old.invalidated_at is not None
+    assert memory.get(v2.id).invalidated_at is not None and memory.get(v3.id).is_valid
     expected = {(v2.id, "SUPERSEDES", v1.id), (v3.id, "SUPERSEDES", v2.id)} | {
         (v.id, "DERIVED_FROM", evidence.id) for v in (v1, v2, v3)}  # each version keeps the evidence
     for version in (v1, v2, v3):
@@ -87,7 +87,7 @@ def test_only_the_newest_version_is_retrieved_unless_invalidated_ones_are_asked_
     assert ids_of(memory.retrieve("newest python", agent, types=["DomainKnowledge"])) == [v3.id]
     every_version = memory.retrieve("newest python", agent, types=["DomainKnowledge"], include_invalidated=True)
     assert set(ids_of(every_version)) == {v1.id, v2.id, v3.id}
-    assert {item.id for item in every_version if item.memory.valid_to is not None} == {v1.id, v2.id}
+    assert {item.id for item in every_version if item.memory.invalidated_at is not None} == {v1.id, v2.id}
 
 
 def test_writing_with_supersedes_invalidates_the_named_memory(memory, agent):
@@ -127,7 +127,7 @@ def test_forget_invalidates_but_keeps_the_node(memory, agent, chain):
     _, _, pref, fact = chain
     memory.forget(pref.id)
     kept = memory.get(pref.id)
-    assert kept.valid_to is not None and not kept.is_valid
+    assert kept.invalidated_at is not None and not kept.is_valid
     assert kept.preference == pref.preference
     assert memory.stats()["UserPreference"] == 1
     h = memory.history(fact.id)
@@ -140,3 +140,19 @@ def test_retrieved_episode_carries_its_own_source_id(memory, agent, chain):
     e1, *_ = chain
     item = next(i for i in memory.retrieve("always indent with tabs", agent, types=["Episode"]) if i.id == e1.id)
     assert item.source_ids == ("chat:1",)
+
+
+def test_the_chain_says_who_why_and_when(memory, agent):
+    turn = memory.remember("the API returns dates in UTC", agent, session="s-why")
+    first = memory.add_knowledge(agent, "api", "dates are UTC", derived_from=[turn.id])
+    second = memory.update(first.id, fact="dates are UTC, ISO-8601 strings")
+    chain = memory.history(second.id)
+    assert (chain.learned_by, chain.reason) == (agent, "update") and chain.learned_at is not None
+    steps = {(e.source, e.relation, e.target): e for e in chain.edges}
+    supersedes = steps[(second.id, "SUPERSEDES", first.id)]
+    assert supersedes.reason == "update" and supersedes.at is not None
+    assert steps[(first.id, "DERIVED_FROM", turn.id)].reason == "explicit"
+    assert steps[(second.id, "DERIVED_FROM", turn.id)].reason == "update"  # the new version keeps the evidence
+    old = chain.node(first.id)
+    assert not old.valid and old.invalidated_at is not None and old.created_at <= supersedes.at
+    assert memory.history(first.id).reason == "explicit"

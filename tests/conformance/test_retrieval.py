@@ -161,14 +161,15 @@ def test_since_and_until_filter_episodes_by_timestamp_and_memories_by_valid_from
 
 
 def test_forgotten_memories_are_not_retrieved_unless_invalidated_ones_are_asked_for(memory, agent):
+    # Two facts, not "pluto is ..." twice: a second fact on the same subject would supersede the first.
     kept = memory.add_knowledge(agent, domain="astronomy", fact="pluto is a dwarf planet")
-    gone = memory.add_knowledge(agent, domain="astronomy", fact="pluto is the ninth planet")
+    gone = memory.add_knowledge(agent, domain="astronomy", fact="pluto counted as the ninth planet")
     memory.forget(gone.id)
-    assert memory.get(gone.id).valid_to is not None
+    assert memory.get(gone.id).invalidated_at is not None
     assert ids_of(memory.retrieve("pluto planet", agent)) == [kept.id]
     everything = {item.id: item for item in memory.retrieve("pluto planet", agent, include_invalidated=True)}
     assert set(everything) == {kept.id, gone.id}
-    assert everything[gone.id].memory.valid_to is not None
+    assert everything[gone.id].memory.invalidated_at is not None
 
     kind = node_kind("DomainKnowledge")
     query = memory.embedder.embed([gone.text])[0]
@@ -181,7 +182,7 @@ def test_forgotten_memories_are_not_retrieved_unless_invalidated_ones_are_asked_
 @pytest.mark.requires("full_text")
 def test_full_text_search_skips_invalidated_memories_unless_asked(memory, agent):
     memory.add_knowledge(agent, domain="astronomy", fact="pluto is a dwarf planet")
-    gone = memory.add_knowledge(agent, domain="astronomy", fact="pluto is the ninth planet")
+    gone = memory.add_knowledge(agent, domain="astronomy", fact="pluto counted as the ninth planet")
     memory.forget(gone.id)
     kind = node_kind("DomainKnowledge")
     assert memory.backend.text_search(kind, "ninth", 5, SearchFilter(agents=(agent,))) == []

@@ -7,12 +7,12 @@
 // Parameters: $id, the memory's id (Kuzu takes parameters through its API; see ../../README.md).
 MATCH p = (:Heuristic:Outcome:UserPreference:DomainKnowledge:AntiPattern {id: $id})-[:DERIVED_FROM*1..]->(n)
 RETURN 'derived from' AS relation, min(length(p)) AS depth, label(n) AS type,
-       n.id AS id, n.text AS text, n.valid_to IS NULL AS valid
+       n.id AS id, n.text AS text, n.invalidated_at IS NULL AS valid
 UNION ALL
 MATCH p = (:Heuristic:Outcome:UserPreference:DomainKnowledge:AntiPattern {id: $id})-[:SUPERSEDES*1..]->(n)
 RETURN 'supersedes' AS relation, min(length(p)) AS depth, label(n) AS type,
-       n.id AS id, n.text AS text, n.valid_to IS NULL AS valid
+       n.id AS id, n.text AS text, n.invalidated_at IS NULL AS valid
 UNION ALL
 MATCH p = (n)-[:SUPERSEDES*1..]->(:Heuristic:Outcome:UserPreference:DomainKnowledge:AntiPattern {id: $id})
 RETURN 'superseded by' AS relation, min(length(p)) AS depth, label(n) AS type,
-       n.id AS id, n.text AS text, n.valid_to IS NULL AS valid
+       n.id AS id, n.text AS text, n.invalidated_at IS NULL AS valid

@@ -6,7 +6,7 @@
 // Parameters: $agent and $other, two agents' names (Kuzu takes parameters through its API; see
 // ../../README.md).
 MATCH (m:Heuristic:Outcome:UserPreference:DomainKnowledge:AntiPattern)
-WHERE m.agent IN [$agent, $other] AND m.valid_to IS NULL
+WHERE m.agent IN [$agent, $other] AND m.invalidated_at IS NULL
 WITH m.text AS key,
      collect(DISTINCT CASE WHEN m.agent = $agent THEN m.text END) AS agent_memories,
      collect(DISTINCT CASE WHEN m.agent = $other THEN m.text END) AS other_memories
@@ -14,7 +14,7 @@ WHERE size(agent_memories) > 0 AND size(other_memories) > 0
 RETURN 'same text' AS shared, key, agent_memories, other_memories
 UNION ALL
 MATCH (m:Heuristic:Outcome:UserPreference:DomainKnowledge:AntiPattern)-[:DERIVED_FROM*1..]->(e:Episode)
-WHERE m.agent IN [$agent, $other] AND m.valid_to IS NULL AND e.source_id IS NOT NULL
+WHERE m.agent IN [$agent, $other] AND m.invalidated_at IS NULL AND e.source_id IS NOT NULL
 WITH e.source_id AS key,
      collect(DISTINCT CASE WHEN m.agent = $agent THEN m.text END) AS agent_memories,
      collect(DISTINCT CASE WHEN m.agent = $other THEN m.text END) AS other_memories
