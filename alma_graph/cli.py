@@ -354,7 +354,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from .api import Settings, serve  # the web stack loads only for this command
+    from .api.app import Settings, serve  # the web stack loads only for this command
 
     with _open(args) as memory:
         if not args.insecure and not memory.keys.list():

@@ -2,10 +2,6 @@
 
 Resolvers call the same services as the Python client; see operations.py for the operations,
 types.py for the traversal fields, app.py for keys, GraphiQL and health, limits.py for what
-stops abusive requests.
+stops abusive requests. Nothing is imported here, so `python -m alma_graph.api.schema` and
+`python -m alma_graph.api.graphiql` run without loading the web stack twice.
 """
-
-from .app import Settings, create_app, serve
-from .schema import Limits, build_schema
-
-__all__ = ["Limits", "Settings", "build_schema", "create_app", "serve"]
