@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import timedelta
 
 from . import validation as v
 from .backends import open_backend
@@ -33,6 +34,7 @@ from .model import (
 )
 from .services.keys import KeyService
 from .llm import ChatModel
+from .services.compression import CompressionResult, Compressor
 from .services.consolidation import ConsolidationResult, Consolidator, ScheduledConsolidation
 from .services.learning import Learner, LearningConfig
 from .services.merging import ConsolidationConfig
@@ -81,6 +83,7 @@ class GraphMemory:
         reconciler = Reconciler(self.store, self.consolidation, self.model) if self.consolidation.on_write else None
         self.memories = MemoryService(self.store, self.events, reconciler)
         self.consolidator = Consolidator(self.memories, self.consolidation, self.model)
+        self.compressor = Compressor(self.memories, self.consolidation, self.model)
         self._consolidating: ScheduledConsolidation | None = None
         self.learner = Learner(self.memories, learning)
         self.retriever = Retriever(self.store, retrieval)
@@ -281,6 +284,21 @@ class GraphMemory:
                 print(group.texts, "->", group.text)
         """
         return self.consolidator.consolidate(agent, memory_type, similarity_threshold, dry_run)
+
+    def compress(self, agent: str, older_than: timedelta = timedelta(days=90), keep_confidence: float = 0.8,
+                 dry_run: bool = False, memory_type: str | None = None,
+                 similarity_threshold: float | None = None) -> CompressionResult:
+        """Sum up `agent`'s old memories (learned and last retrieved over `older_than` ago) whose
+        confidence is below `keep_confidence`: by type and topic, each group of two or more becomes
+        one summary memory, MERGED_FROM the originals (reason "compression"), which are invalidated,
+        not deleted. `similarity_threshold` is the cosine that puts two in one topic (default 0.5,
+        `ConsolidationConfig.topic_similarity`); `dry_run=True` only says what would be summed up.
+
+            result = memory.compress("coder", older_than=timedelta(days=180), dry_run=True)
+            for group in result.groups:
+                print(len(group.summarized), "->", group.text)
+        """
+        return self.compressor.compress(agent, older_than, keep_confidence, dry_run, memory_type, similarity_threshold)
 
     def start_consolidation(self, every_s: float) -> ScheduledConsolidation:
         """Consolidate every agent's memories every `every_s` seconds on a background thread, until `close()`."""

@@ -190,7 +190,7 @@ def test_retrieve_text_and_json(cli, tmp_path: Path) -> None:
     assert [item["source_ids"] for item in data["items"]] == [["D1:1"]]  # the one turn in the window
     item = data["items"][0]
     assert item["kind"] == "episode" and item["episode"]["text"].startswith("Alice: I adopted")
-    assert set(item["explanation"]["factors"]) == {"similarity", "recency", "success", "confidence"}
+    assert set(item["explanation"]["factors"]) == {"similarity", "recency", "success", "confidence", "importance"}
 
     code, _, err = cli("retrieve", "x", "--agent", "nobody")
     assert code == 2 and "'nobody' does not exist" in err

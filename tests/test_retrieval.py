@@ -14,7 +14,7 @@ from alma_graph import GraphMemory, MemoryScope, RetrievalConfig, ScoreWeights, 
 from alma_graph.services import scoring
 
 T0 = datetime(2024, 3, 1, 9, 0, 0, tzinfo=timezone.utc)
-FACTORS = ("similarity", "recency", "success", "confidence")
+FACTORS = ("similarity", "recency", "success", "confidence", "importance")
 
 
 # -- semantic ranking with the real local model ------------------------------------------------
@@ -168,14 +168,14 @@ def test_agent_b_never_sees_agent_a_memories_or_episodes(memory):
     assert alice_episode.id not in ids_of(memory.retrieve("launch talk summary", "bob", top_k=100))
 
 
-def test_explanation_has_the_four_factors_with_default_weights(memory, agent, mixed):
+def test_explanation_has_the_five_factors_with_default_weights(memory, agent, mixed):
     result = memory.retrieve("deploy the api", agent, top_k=20)
     assert len(result) > 5
     for item in result:
         factors = item.explanation.factors
         assert tuple(factors) == FACTORS
         assert {k: f.weight for k, f in factors.items()} == {
-            "similarity": 0.4, "recency": 0.3, "success": 0.2, "confidence": 0.1}
+            "similarity": 0.4, "recency": 0.3, "success": 0.2, "confidence": 0.1, "importance": 0.1}
         assert all(0.0 <= f.value <= 1.0 for f in factors.values())
         assert set(item.explanation.relevance) == {"dense", "lexical", "graph"}
         assert item.explanation.found_by and set(item.explanation.found_by) <= {"vector", "fulltext", "graph"}
@@ -205,7 +205,7 @@ def test_sum_of_contributions_equals_the_score_within_1e_6():
 
 def test_custom_weights_change_the_score(open_memory):
     memory = open_memory(retrieval=RetrievalConfig(weights=ScoreWeights(similarity=1, recency=0, success=0,
-                                                                        confidence=0)))
+                                                                        confidence=0, importance=0)))
     memory.register_agent("coder")
     memory.add_knowledge("coder", domain="d", fact="weights are configurable")
     item = memory.retrieve("weights configurable", "coder")[0]

@@ -247,6 +247,12 @@ class Mutation:
         description="Merge the acting agent's near-duplicate memories (of `memoryType`, or of every type but Outcome) "
                     "whose cosine reaches `similarityThreshold` (default 0.85): each group becomes one new memory "
                     "that is MERGED_FROM the originals, which are invalidated. `dryRun: true` only says what would merge.")
+    compress: consolidation_api.CompressionResult = strawberry.mutation(
+        resolver=consolidation_api.compress,
+        description="Sum up the acting agent's old memories (learned and last retrieved over `olderThanDays` ago) "
+                    "whose confidence is below `keepConfidence`, by type and topic (cosine from `similarityThreshold`, "
+                    "default 0.5): each group of two or more becomes one summary memory MERGED_FROM the originals "
+                    "(reason compression), which are invalidated. `dryRun: true` only says what would be summed up.")
 
 
 @strawberry.type

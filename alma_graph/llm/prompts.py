@@ -17,7 +17,7 @@ SYSTEM = ("You maintain the long-term memory of an AI agent. Answer with one JSO
 
 
 class MergeAnswer(BaseModel):
-    """The merged memory's text fields, and why it says what it says."""
+    """The merged (or summary) memory's text fields, and why it says what it says."""
 
     model_config = ConfigDict(extra="ignore")
 
@@ -66,4 +66,19 @@ def judge_prompt(memory_type: str, new: Mapping[str, object], candidates: Sequen
         f"New memory: {json.dumps(dict(new), ensure_ascii=False, sort_keys=True)}\n\n"
         f"Existing memories (one JSON object per line):\n{_memories(candidates)}\n\n"
         f"Answer with JSON of this shape, one verdict per existing memory: {shape}"
+    )
+
+
+def summary_prompt(memory_type: str, fields: Sequence[str], members: Sequence[Mapping[str, object]]) -> str:
+    """Ask for one memory that sums up old memories on one topic, shorter than they are together
+    (answered as a MergeAnswer)."""
+    shape = json.dumps({"fields": {f: "..." for f in fields}, "reason": "..."})
+    return (
+        f"These {len(members)} old {memory_type} memories of one agent are about one topic and are no "
+        "longer used. Summarize them into ONE memory of the same type that keeps what is still worth "
+        "knowing: the facts they share and the few that stand out, in fewer words than they take "
+        "together. Invent nothing; drop repetition and detail of no lasting use. A field none of them "
+        "fills is null.\n\n"
+        f"Memories (one JSON object per line):\n{_memories(members)}\n\n"
+        f"Answer with JSON of this shape: {shape}"
     )

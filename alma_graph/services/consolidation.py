@@ -27,9 +27,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from .. import validation as v
 from ..errors import ModelAnswerError, ValidationError
 from ..events import MEMORY_CONSOLIDATED, MEMORY_CREATED, MEMORY_INVALIDATED
-from ..llm import ChatModel
-from ..llm import prompts
-from ..model import Memory, memory_class
+from ..llm import ChatModel, prompts
+from ..model import Agent, Memory, memory_class
 from .memories import MemoryService, event
 from .merging import (
     MERGEABLE, ConsolidationConfig, combined_confidence, lexical_overlap, merge_fields, merged_metadata,
@@ -89,15 +88,7 @@ class Consolidator:
         threshold = v.unit_interval("similarity_threshold", threshold)
         if threshold <= 0:
             raise ValidationError("similarity_threshold", "must be above 0 (0 would merge everything)")
-        if memory_type is None:
-            labels = tuple(t for t in MERGEABLE if owner.scope.allows(t))
-        else:
-            label = memory_class(memory_type, "memory_type").type
-            if label not in MERGEABLE:
-                raise ValidationError("memory_type", f"{label} memories are events and are never merged; "
-                                                     f"expected one of {', '.join(MERGEABLE)}")
-            owner.scope.check(label)
-            labels = (label,)
+        labels = mergeable_labels(owner, memory_type, "merged")
         examined, planned = 0, []
         for label in labels:
             found = self.store.find_memories(label, owner.name, {})
@@ -170,33 +161,62 @@ class Consolidator:
 
     def _write(self, agent: str, planned: list[tuple[MergeGroup, list[Memory]]]) -> list[MergeGroup]:
         """Every merge of the run in one atomic write; the groups with the new memories' ids."""
-        sources: dict[str, list[str]] = {}
-        everyone = [m.id for _, originals in planned for m in originals]
-        for src, dst, _ in self.store.linked(everyone, "DERIVED_FROM", outgoing=True):
-            sources.setdefault(src, []).append(dst)
-        writes: list[Callable[[], None]] = []
-        events = []
-        ids: list[str] = []
-        for group, originals in planned:
-            new_id, write = self.store.prepare_memory(
-                group.memory_type, agent, group.fields, confidence=group.confidence,
-                importance=max(m.importance for m in originals), metadata=merged_metadata(originals),
-                valid_from_ms=min(v.timestamp_ms("valid_from", m.valid_from) for m in originals),
-                derived_from=list(dict.fromkeys(d for m in originals for d in sources.get(m.id, ()))),
-                merged_from=list(group.merged_from), reason="consolidation",
-            )
-            writes.append(write)
-            ids.append(new_id)
-            events += [event(MEMORY_CREATED, new_id, agent, group.memory_type),
-                       event(MEMORY_CONSOLIDATED, new_id, agent, group.memory_type, previous_id=group.merged_from[0]),
-                       *(event(MEMORY_INVALIDATED, old, agent, group.memory_type) for old in group.merged_from)]
-
-        def write_all() -> None:
-            for write in writes:
-                write()
-
-        self.memories.commit(write_all, events)
+        ids = write_merges(self.memories, agent, [(g.memory_type, g.fields, g.confidence, g.merged_from, originals)
+                                                  for g, originals in planned], reason="consolidation")
         return [g.model_copy(update={"merged_id": i}) for (g, _), i in zip(planned, ids)]
+
+
+def mergeable_labels(owner: Agent, memory_type: str | None, doing: str) -> tuple[str, ...]:
+    """The memory types a consolidation or compression run covers: `memory_type`, or every type
+    that merges and the agent may learn. `doing` names the run in errors ("merged", "compressed")."""
+    if memory_type is None:
+        return tuple(t for t in MERGEABLE if owner.scope.allows(t))
+    label = memory_class(memory_type, "memory_type").type
+    if label not in MERGEABLE:
+        raise ValidationError("memory_type", f"{label} memories are events and are never {doing}; "
+                                             f"expected one of {', '.join(MERGEABLE)}")
+    owner.scope.check(label)
+    return (label,)
+
+
+def write_merges(memories: MemoryService, agent: str,
+                 merges: Sequence[tuple[str, dict[str, object], float, Sequence[str], Sequence[Memory]]],
+                 reason: str) -> list[str]:
+    """Write memories that each stand for several originals, in one atomic write: (type, fields,
+    confidence, the originals' ids with the main one first, the originals). Each new memory has
+    MERGED_FROM edges to its originals (invalidated), keeps their evidence, their highest
+    importance, the earliest valid_from, and a valid_to only if every original stopped holding.
+    Events: memory.created, memory.consolidated, memory.invalidated for each original. Returns
+    the new ids."""
+    store = memories.store
+    sources: dict[str, list[str]] = {}
+    for src, dst, _ in store.linked([m.id for *_, originals in merges for m in originals], "DERIVED_FROM",
+                                    outgoing=True):
+        sources.setdefault(src, []).append(dst)
+    writes: list[Callable[[], None]] = []
+    events, ids = [], []
+    for memory_type, fields, confidence, merged_from, originals in merges:
+        ends = [m.valid_to for m in originals]
+        new_id, write = store.prepare_memory(
+            memory_type, agent, fields, confidence=confidence,
+            importance=max(m.importance for m in originals), metadata=merged_metadata(originals),
+            valid_from_ms=min(v.timestamp_ms("valid_from", m.valid_from) for m in originals),
+            valid_to_ms=None if None in ends else max(v.timestamp_ms("valid_to", e) for e in ends),
+            derived_from=list(dict.fromkeys(d for m in originals for d in sources.get(m.id, ()))),
+            merged_from=list(merged_from), reason=reason,
+        )
+        writes.append(write)
+        ids.append(new_id)
+        events += [event(MEMORY_CREATED, new_id, agent, memory_type),
+                   event(MEMORY_CONSOLIDATED, new_id, agent, memory_type, previous_id=merged_from[0]),
+                   *(event(MEMORY_INVALIDATED, old, agent, memory_type) for old in merged_from)]
+
+    def write_all() -> None:
+        for write in writes:
+            write()
+
+    memories.commit(write_all, events)
+    return ids
 
 
 class ScheduledConsolidation:

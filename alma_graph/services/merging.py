@@ -36,7 +36,9 @@ class ConsolidationConfig:
     the cosine of their embeddings reaches the threshold and the share of words they have in
     common (Jaccard) reaches the overlap. `judge_similarity`: with an `llm`, the cosine from which
     the model is asked whether a new memory repeats or contradicts one whose key differs.
-    `candidates`: how many similar memories a write looks at.
+    `candidates`: how many similar memories a write looks at. `topic_similarity`: compression
+    (services/compression.py) puts two old memories in one topic when their cosine reaches it,
+    a looser bar than a near-duplicate's.
     """
 
     on_write: bool = True
@@ -44,6 +46,7 @@ class ConsolidationConfig:
     min_overlap: float = 0.3
     judge_similarity: float = 0.75
     candidates: int = 10
+    topic_similarity: float = 0.5
     llm: LLMConfig | None = None
 
 

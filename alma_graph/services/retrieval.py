@@ -6,8 +6,9 @@
    episode (`DERIVED_FROM`), and from a match on a replaced memory its valid successor
    (`SUPERSEDES`). A neighbour that matches the query well lifts the item; an item reached only
    through the graph enters with its own similarity plus that lift.
-3. Scoring: similarity, recency, success and confidence (see scoring.py), best first. A question
-   that asks when favours items that date what they say (scoring.dated).
+3. Scoring: similarity, recency, success, confidence and importance (see scoring.py and
+   importance.py), best first. A question that asks when favours items that date what they say
+   (scoring.dated).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from ..errors import ValidationError
 from ..model import MEMORY_TYPES, Memory, MemorySlice, ScoredItem
 from ..schema import MEMORY_LABELS, SEARCHABLE_LABELS
 from ..store import GraphStore
-from . import scoring
+from . import importance, scoring
 from .scoring import RetrievalConfig
 
 
@@ -238,6 +239,9 @@ class Retriever:
             found = self.store.episodes(ids) if label == "Episode" else self.store.memories_by_label(label, ids)
             objects.update({o.id: o for o in found})
 
+        # How many memories rest on each item, for its importance; skipped when importance is off.
+        references = (importance.reference_counts(self.store, [i for i, _ in shortlist])
+                      if config.weights.importance > 0 else {})
         scored = []
         asks_when = config.dated_lift > 0 and timephrases.asks_when(request.query)
         for node_id, c in shortlist:
@@ -247,6 +251,8 @@ class Retriever:
             memory = obj if isinstance(obj, Memory) else None
             when = obj.timestamp if memory is None else obj.valid_from  # type: ignore[union-attr]
             lift = config.dated_lift if asks_when and timephrases.mentions_time(obj.text) else 0.0  # type: ignore[union-attr]
+            weight = importance.combine(_signals(obj, memory, references.get(node_id, 0), now, config),
+                                        config.importance)
             score, explanation = scoring.explain(
                 relevance=scoring.dated(c.relevance, lift),
                 dense=c.dense or 0.0,
@@ -256,6 +262,7 @@ class Retriever:
                 recency_value=scoring.recency(int(when.timestamp() * 1000), now, config.recency_half_life_days),
                 success_value=scoring.success(memory),
                 confidence_value=memory.confidence if memory else 0.5,
+                importance_value=weight,
                 weights=config.weights,
                 found_by=tuple(sorted(c.found_by)),
                 via=c.via,
@@ -289,6 +296,18 @@ class Retriever:
             items=tuple(items),
             took_ms=round((time.perf_counter() - started) * 1000, 3),
         )
+
+
+def _signals(obj: object, memory: Memory | None, references: int, now: int,
+             config: RetrievalConfig) -> importance.Signals:
+    """An item's importance signals; an episode has no prior or usage record of its own."""
+    if memory is None:
+        return importance.signals(obj.text, metadata=obj.metadata, reference_count=references,  # type: ignore[attr-defined]
+                                  now_ms=now, weights=config.importance)
+    last = None if memory.last_access is None else int(memory.last_access.timestamp() * 1000)
+    return importance.signals(memory.text, prior=memory.importance, metadata=memory.metadata,
+                              access_count=memory.access_count, last_access_ms=last,
+                              reference_count=references, now_ms=now, weights=config.importance)
 
 
 def _distinct(scored: list, top_k: int) -> list:

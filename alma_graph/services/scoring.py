@@ -1,10 +1,11 @@
 """Multi-factor scoring: what each factor means and how they combine.
 
 score = w_similarity * similarity
-      + similarity * (w_recency * recency + w_success * success + w_confidence * confidence)
+      + similarity * (w_recency * recency + w_success * success + w_confidence * confidence
+                      + w_importance * importance)
 
-The quality factors (recency, success, confidence) count in proportion to how relevant the item
-is: a plain weighted sum lets a fresh, confident memory about something else outrank the one
+The quality factors (recency, success, confidence, importance: see importance.py) count in
+proportion to how relevant the item is: a plain weighted sum lets a fresh, confident memory about something else outrank the one
 the query asks about. With similarity 1 the formula is the plain weighted sum.
 
 `similarity` is itself evidence from three places, each in [0, 1]: the dense cosine, the
@@ -19,6 +20,7 @@ from typing import ClassVar
 
 from ..errors import ValidationError
 from ..model import Explanation, Factor, Memory
+from .importance import ImportanceWeights
 
 DAY_MS = 86_400_000
 
@@ -29,13 +31,16 @@ class ScoreWeights:
     recency: float = 0.3
     success: float = 0.2
     confidence: float = 0.1
+    # As small as the smallest other quality factor: importance breaks ties between items about
+    # equally relevant, it does not outvote relevance.
+    importance: float = 0.1
 
     def __post_init__(self) -> None:
-        for name in ("similarity", "recency", "success", "confidence"):
+        for name in ("similarity", "recency", "success", "confidence", "importance"):
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or value < 0:
                 raise ValidationError(f"weights.{name}", f"must be a non-negative number, got {value!r}")
-        if self.similarity + self.recency + self.success + self.confidence <= 0:
+        if self.similarity + self.recency + self.success + self.confidence + self.importance <= 0:
             raise ValidationError("weights", "at least one weight must be positive")
 
 
@@ -44,6 +49,7 @@ class RetrievalConfig:
     """Knobs of retrieval. The defaults are the documented behaviour; change them per client."""
 
     weights: ScoreWeights = field(default_factory=ScoreWeights)
+    importance: ImportanceWeights = field(default_factory=ImportanceWeights)  # how importance is computed
     candidates: int = 40  # per index (vector, full-text) per node label
     dense_weight: float = 0.65  # share of dense vs lexical evidence in the direct relevance
     graph_weight: float = 0.5  # how far a strongly matching neighbour lifts an item
@@ -128,6 +134,7 @@ def explain(
     success_value: float,
     confidence_value: float,
     weights: ScoreWeights,
+    importance_value: float = 0.5,
     found_by: tuple[str, ...],
     via: str | None,
     dated: float = 0.0,
@@ -137,6 +144,7 @@ def explain(
         "recency": (recency_value, weights.recency, relevance),
         "success": (success_value, weights.success, relevance),
         "confidence": (confidence_value, weights.confidence, relevance),
+        "importance": (importance_value, weights.importance, relevance),
     }
     factors = {
         k: Factor(value=round(val, 6), weight=w, contribution=round(val * w * gate, 6))
