@@ -64,7 +64,10 @@ def test_facts_of_one_domain_on_different_subjects_stand_side_by_side(memory, ag
     a = memory.add_knowledge(agent, "http", "the default timeout is 30 s")
     b = memory.add_knowledge(agent, "http", "keep-alive connections are reused")
     c = memory.add_knowledge(agent, "http", "retries back off exponentially")
-    assert all(memory.get(m.id).is_valid for m in (a, b, c))
+    # a bare name is no attribute: both of these hold
+    d = memory.add_knowledge(agent, "python", "python is dynamically typed")
+    e = memory.add_knowledge(agent, "python", "python is fun to write")
+    assert all(memory.get(m.id).is_valid for m in (a, b, c, d, e))
 
 
 def test_a_fact_can_name_its_subject_in_metadata():

@@ -67,13 +67,15 @@ def lexical_overlap(a: str, b: str) -> float:
 
 
 def subject(fact: str) -> str | None:
-    """What a fact is about, when it says so plainly: the words before its first is/are/was/were
-    ("the default timeout is 30 s" -> "the default timeout"), at most a few words."""
+    """The attribute a fact sets, when it says so plainly: the words before its first
+    is/are/was/were ("the default timeout is 30 s" -> "the default timeout"), two to a few words.
+    A bare name is no such key: "python is fun" and "python is dynamically typed" both hold, while
+    two values of "the default timeout" cannot."""
     match = _COPULA.search(fact)
     if match is None:
         return None
     head = normalised(fact[: match.start()])
-    return head if head and len(head.split()) <= MAX_SUBJECT_WORDS else None
+    return head if 2 <= len(head.split()) <= MAX_SUBJECT_WORDS else None
 
 
 def contradiction_key(memory_type: str, fields: Mapping[str, object],
