@@ -318,3 +318,11 @@ def test_history_walks_the_chain_with_who_why_and_when(server):
     assert edges[(second, "SUPERSEDES", first)]["reason"] == "update" and edges[(second, "SUPERSEDES", first)]["at"]
     assert (first, "DERIVED_FROM", turn) in edges and {n["id"] for n in chain["nodes"]} >= {first, second, turn}
     assert server.data(query, {"id": second}, key=server.keys["bob"])["history"] is None
+
+
+def test_a_websocket_message_over_the_limit_closes_the_connection(server):
+    with connect(server.websocket, subprotocols=["graphql-transport-ws"], open_timeout=10, max_size=None) as ws:
+        ws.send(json.dumps({"type": "connection_init", "payload": {"padding": "x" * 2_000_000}}))
+        with pytest.raises(Exception) as closed:
+            ws.recv(timeout=10)
+        assert closed.value.rcvd.code == 1009  # message too big

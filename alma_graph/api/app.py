@@ -164,5 +164,5 @@ def serve(memory: GraphMemory, host: str, port: int, settings: Settings, log_lev
         raise ValidationError("host", f"--insecure serves without API keys, so it binds only to loopback "
                                       f"(127.0.0.1, ::1 or localhost), not {host!r}")
     config = uvicorn.Config(create_app(memory, settings), host=host, port=port, log_level=log_level,
-                            ws="websockets", ws_max_size=settings.limits.max_body_bytes, lifespan="off")
+                            ws="websockets-sansio", ws_max_size=settings.limits.max_body_bytes, lifespan="off")
     uvicorn.Server(config).run()
