@@ -12,6 +12,7 @@ import pytest
 
 from alma_graph import GraphMemory, MemoryScope, RetrievalConfig, ScoreWeights, ValidationError
 from alma_graph.services import scoring
+from alma_graph.services.retrieval import Retriever
 
 T0 = datetime(2024, 3, 1, 9, 0, 0, tzinfo=timezone.utc)
 FACTORS = ("similarity", "recency", "success", "confidence", "importance")
@@ -349,3 +350,16 @@ def test_episodes_written_in_one_batch_are_all_in_the_full_text_index(memory, ag
     assert "zeppelin" in result[0].text
     assert "fulltext" in result[0].explanation.found_by
     assert result[0].explanation.relevance["lexical"] == 1.0
+
+
+def test_a_turn_said_by_the_person_the_query_names_ranks_first(memory, agent):
+    said = memory.remember_many(agent, [
+        {"text": "Jon said Gina loves painting sunsets", "session": "s1", "metadata": {"speaker": "Jon"}},
+        {"text": "I love painting sunsets", "session": "s2", "metadata": {"speaker": "Gina Lopez"}},
+    ])
+    found = memory.retrieve("What does Gina love painting?", agent, top_k=2)
+    assert found[0].id == said[1].id
+    assert found[0].explanation.relevance["speaker"] > 0
+    assert "speaker" not in found[1].explanation.relevance
+    memory.retriever = Retriever(memory.store, RetrievalConfig(speaker_lift=0))  # the knob turns it off
+    assert all("speaker" not in i.explanation.relevance for i in memory.retrieve("Gina painting", agent))

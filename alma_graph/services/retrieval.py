@@ -7,12 +7,13 @@
    (`SUPERSEDES`). A neighbour that matches the query well lifts the item; an item reached only
    through the graph enters with its own similarity plus that lift.
 3. Scoring: similarity, recency, success, confidence and importance (see scoring.py and
-   importance.py), best first. A question that asks when favours items that date what they say
-   (scoring.dated).
+   importance.py), best first. Relevance is lifted for a question that asks when, on items that
+   date what they say, and for an episode said by someone the query names (scoring.lifted).
 """
 
 from __future__ import annotations
 
+import re
 import time
 from collections import defaultdict
 from collections.abc import Sequence
@@ -29,6 +30,8 @@ from ..schema import MEMORY_LABELS, SEARCHABLE_LABELS
 from ..store import GraphStore
 from . import importance, scoring
 from .scoring import RetrievalConfig
+
+_WORD = re.compile(r"\w+")
 
 
 @dataclass
@@ -244,21 +247,25 @@ class Retriever:
                       if config.weights.importance > 0 else {})
         scored = []
         asks_when = config.dated_lift > 0 and timephrases.asks_when(request.query)
+        named = {w.lower() for w in _WORD.findall(request.query)}
         for node_id, c in shortlist:
             obj = objects.get(node_id)
             if obj is None:
                 continue
             memory = obj if isinstance(obj, Memory) else None
             when = obj.timestamp if memory is None else obj.valid_from  # type: ignore[union-attr]
-            lift = config.dated_lift if asks_when and timephrases.mentions_time(obj.text) else 0.0  # type: ignore[union-attr]
+            lifts = {
+                "dated": config.dated_lift if asks_when and timephrases.mentions_time(obj.text) else 0.0,  # type: ignore[union-attr]
+                "speaker": config.speaker_lift if memory is None and _said_by_named(obj, named) else 0.0,
+            }
             weight = importance.combine(_signals(obj, memory, references.get(node_id, 0), now, config),
                                         config.importance)
             score, explanation = scoring.explain(
-                relevance=scoring.dated(c.relevance, lift),
+                relevance=scoring.lifted(c.relevance, lifts),
                 dense=c.dense or 0.0,
                 lexical=c.lexical,
                 graph=c.neighbour,
-                dated=lift,
+                lifts=lifts,
                 recency_value=scoring.recency(int(when.timestamp() * 1000), now, config.recency_half_life_days),
                 success_value=scoring.success(memory),
                 confidence_value=memory.confidence if memory else 0.5,
@@ -308,6 +315,12 @@ def _signals(obj: object, memory: Memory | None, references: int, now: int,
     return importance.signals(memory.text, prior=memory.importance, metadata=memory.metadata,
                               access_count=memory.access_count, last_access_ms=last,
                               reference_count=references, now_ms=now, weights=config.importance)
+
+
+def _said_by_named(episode: object, named: set[str]) -> bool:
+    """Whether the query names the episode's speaker (any word of the name in its metadata)."""
+    speaker = getattr(episode, "metadata", {}).get("speaker")
+    return isinstance(speaker, str) and bool({w.lower() for w in _WORD.findall(speaker)} & named)
 
 
 def _distinct(scored: list, top_k: int) -> list:

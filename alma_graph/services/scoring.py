@@ -15,6 +15,7 @@ is linked to are (session neighbours, provenance).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -62,6 +63,10 @@ class RetrievalConfig:
     # say in time ("yesterday", "last May", a date) count this much more relevant: with their own
     # timestamp they hold the answer, where an undated mention of the same event does not.
     dated_lift: float = 0.2
+    # An episode said by someone the query names (its metadata "speaker") counts this much more
+    # relevant: asked about Ann, Ann's own words are the first evidence, before what others said
+    # about her or what she said to them.
+    speaker_lift: float = 0.15
 
 
 def recency(item_ms: int, now_ms: int, half_life_days: float) -> float:
@@ -114,9 +119,9 @@ def direct_relevance(dense: float, lexical: float, config: RetrievalConfig) -> f
     return config.dense_weight * dense + (1 - config.dense_weight) * lexical
 
 
-def dated(relevance: float, lift: float) -> float:
-    """Relevance lifted by a share `lift` (see RetrievalConfig.dated_lift), at most 1."""
-    return min(1.0, relevance * (1.0 + lift))
+def lifted(relevance: float, lifts: Mapping[str, float]) -> float:
+    """Relevance lifted by the shares in `lifts` (RetrievalConfig.dated_lift, speaker_lift), at most 1."""
+    return min(1.0, relevance * (1.0 + sum(lifts.values())))
 
 
 def with_graph(own: float, neighbour: float, config: RetrievalConfig) -> float:
@@ -137,7 +142,7 @@ def explain(
     importance_value: float = 0.5,
     found_by: tuple[str, ...],
     via: str | None,
-    dated: float = 0.0,
+    lifts: Mapping[str, float] | None = None,
 ) -> tuple[float, Explanation]:
     values = {
         "similarity": (relevance, weights.similarity, 1.0),
@@ -155,7 +160,7 @@ def explain(
     explanation = Explanation(
         factors=factors,
         relevance={"dense": round(dense, 6), "lexical": round(lexical, 6), "graph": round(graph, 6),
-                   **({"dated": round(dated, 6)} if dated else {})},
+                   **{name: round(value, 6) for name, value in (lifts or {}).items() if value}},
         found_by=found_by,
         via=via,
     )
