@@ -16,7 +16,7 @@ from . import validation as v
 from .backends.base import Backend, Hit, SearchFilter
 from .errors import ValidationError
 from .model import History, ProvenanceNode, ProvenanceStep
-from .schema import FAMILIES, MEMORY_LABELS, NODE_KINDS, REL_KINDS, SCHEMA_INFO, SEARCHABLE_LABELS, node_kind
+from .schema import MEMORY_LABELS, NODE_KINDS, REL_KINDS, SCHEMA_INFO, SEARCHABLE_LABELS, node_kind
 
 def provenance_rels() -> tuple[str, ...]:
     """The edge types a provenance chain follows: how a memory came to be and what it replaced."""
@@ -67,7 +67,7 @@ class GraphWalks:
             f"(m{self.backend.any_label(MEMORY_LABELS)})-[:DERIVED_FROM]->(e:Episode)", "e", episode_ids,
             "e.id AS src, m.id AS dst, labels(m) AS labels", where=predicate, params=params,
         )
-        return [(r["src"], r["dst"], own_label(r["labels"])) for r in rows]
+        return [(r["src"], r["dst"], self.backend.own_label(r["labels"])) for r in rows]
 
     def passing(self, labels: Sequence[str], ids: Sequence[str], where: SearchFilter) -> set[str]:
         """Which of the ids, nodes of any of `labels`, pass the filter."""
@@ -78,13 +78,13 @@ class GraphWalks:
 
     def linked(self, ids: Sequence[str], rel: str, *, outgoing: bool) -> list[tuple[str, str, str]]:
         """(from id, to id, to label) along one edge type from the given memories and episodes."""
-        return [(r["src"], r["dst"], own_label(r["labels"])) for r in self._walk(ids, rel, outgoing, "")]
+        return [(r["src"], r["dst"], self.backend.own_label(r["labels"])) for r in self._walk(ids, rel, outgoing, "")]
 
     def linked_edges(self, ids: Sequence[str], rel: str, *,
                      outgoing: bool) -> list[tuple[str, str, str, int | None, str | None]]:
         """As `linked`, with each edge's `at` and `reason` (for edge types that carry them)."""
         rows = self._walk(ids, rel, outgoing, ", r.at AS at, r.reason AS reason")
-        return [(r["src"], r["dst"], own_label(r["labels"]), r["at"], r["reason"]) for r in rows]
+        return [(r["src"], r["dst"], self.backend.own_label(r["labels"]), r["at"], r["reason"]) for r in rows]
 
     def _walk(self, ids: Sequence[str], rel: str, outgoing: bool, edge_returns: str) -> list:
         rel_kind = next((r for r in REL_KINDS if r.type == rel), None)
@@ -167,14 +167,6 @@ class GraphWalks:
         for rel in REL_KINDS:
             counts[rel.type] = int(self.backend.execute(f"MATCH ()-[r:{rel.type}]->() RETURN count(r) AS c")[0]["c"])
         return counts
-
-
-def own_label(labels: str | Sequence[str]) -> str:
-    """A node's own label from `labels(n)`: Kuzu gives its table's name, the servers a list that
-    also holds its families."""
-    if isinstance(labels, str):
-        return labels
-    return next(label for label in labels if label not in FAMILIES)
 
 
 def group_by_label(labels: dict[str, str]) -> dict[str, list[str]]:

@@ -14,7 +14,7 @@ import strawberry
 from strawberry.scalars import JSON
 
 from .. import model
-from ..events import MemoryEvent as MemoryEventModel
+from ..events import EVENT_TYPES, MemoryEvent as MemoryEventModel
 from ..services.memories import MAX_RELATED_DEPTH
 from ..validation import from_ms
 from .context import Context
@@ -36,15 +36,12 @@ class Direction(Enum):
     IN = "in"
 
 
-@strawberry.enum(description="Memory events a subscription can ask for.")
-class EventType(Enum):
-    MEMORY_CREATED = "memory.created"
-    MEMORY_UPDATED = "memory.updated"
-    MEMORY_INVALIDATED = "memory.invalidated"
-    MEMORY_DELETED = "memory.deleted"
-    MEMORY_CONSOLIDATED = "memory.consolidated"
-    HEURISTIC_FORMED = "heuristic.formed"
-    ANTIPATTERN_DETECTED = "antipattern.detected"
+# One member per event type events.py defines ("memory.created" -> MEMORY_CREATED), so a new
+# event type reaches GraphQL without a second list to keep in step.
+EventType = strawberry.enum(
+    Enum("EventType", {t.replace(".", "_").upper(): t for t in EVENT_TYPES}),
+    description="Memory events a subscription can ask for.",
+)
 
 
 async def _items(info: Info, item_id: str, rel: str, outgoing: bool) -> list[Item]:

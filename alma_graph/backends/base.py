@@ -21,7 +21,7 @@ from typing import TypeVar
 import numpy as np
 
 from ..errors import TransientBackendError
-from ..schema import NodeKind, RelKind
+from ..schema import FAMILIES, NodeKind, RelKind
 
 Row = dict[str, object]
 T = TypeVar("T")
@@ -167,6 +167,11 @@ class Backend(ABC):
             f"MATCH {pattern} WHERE {condition}{var}.id IN $ids RETURN {returns}",
             {**(params or {}), "ids": list(ids)},
         )
+
+    def own_label(self, labels: object) -> str:
+        """A node's own label from what `labels(n)` returned: on a database with multi-label
+        nodes, a list that also holds the node's families (Memory, Searchable)."""
+        return next(label for label in labels if label not in FAMILIES)  # type: ignore[attr-defined]
 
     def lock_nodes(self, kind: NodeKind, keys: Sequence[object]) -> None:
         """Hold the nodes' write locks until the open transaction ends, where two concurrent

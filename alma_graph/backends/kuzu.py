@@ -440,6 +440,9 @@ class KuzuBackend(Backend):
                               params={"q": np.asarray(vector, dtype=np.float32).tolist()})
         return {r["id"]: float(r["s"]) for r in rows if r["s"] is not None}
 
+    def own_label(self, labels: object) -> str:
+        return str(labels)  # a node is in one table, and labels(n) names it
+
     def any_label(self, labels: Sequence[str]) -> str:
         # Kuzu reads `(n:A:B)` as "a node of table A or of table B".
         return ":" + ":".join(labels)

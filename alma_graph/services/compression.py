@@ -40,10 +40,10 @@ from .. import validation as v
 from ..errors import ModelAnswerError, ValidationError
 from ..llm import ChatModel, prompts
 from ..model import Memory
-from .consolidation import mergeable_labels, write_merges
+from .consolidation import mergeable_labels, model_fields, write_merges
 from .memories import MemoryService
 from .merging import (
-    ConsolidationConfig, lexical_overlap, normalised, own_values, partition, summed_counts, words,
+    ConsolidationConfig, cosines, lexical_overlap, normalised, partition, summed_counts, words,
 )
 
 log = logging.getLogger(__name__)
@@ -134,15 +134,15 @@ class Compressor:
                 by_partition[partition(m)].append(m)
         out = []
         for members in by_partition.values():
-            cosines = _cosines(np.stack([vectors[m.id] for m in members]))
+            similar = cosines(np.stack([vectors[m.id] for m in members]))
             graph = nx.Graph()
             graph.add_nodes_from(range(len(members)))
-            graph.add_weighted_edges_from((i, j, float(cosines[i, j])) for i in range(len(members))
-                                          for j in range(i + 1, len(members)) if cosines[i, j] >= threshold)
+            graph.add_weighted_edges_from((i, j, float(similar[i, j])) for i in range(len(members))
+                                          for j in range(i + 1, len(members)) if similar[i, j] >= threshold)
             for community in nx.community.louvain_communities(graph, weight="weight", seed=0):
                 if len(community) < 2:
                     continue
-                ranked = sorted(community, key=lambda i: (-sum(cosines[i, j] for j in community), i))
+                ranked = sorted(community, key=lambda i: (-sum(similar[i, j] for j in community), i))
                 out.append([members[i] for i in ranked])
         return sorted(out, key=lambda group: min(m.created_at for m in group))
 
@@ -185,7 +185,7 @@ class Compressor:
         found = list(first_wording.values())
         if not found:
             return None
-        centrality = _cosines(self.store.embed(found)).sum(axis=1)
+        centrality = cosines(self.store.embed(found)).sum(axis=1)
         kept: list[str] = []
         for i in sorted(range(len(found)), key=lambda i: (-centrality[i], i)):
             candidate = found[i]
@@ -203,11 +203,7 @@ class Compressor:
         than the originals together; counts stay summed."""
         assert self.model is not None
         cls = type(members[0])
-        text_fields = [name for name, t in cls.own_fields().items() if t is str]
-        prompt = prompts.summary_prompt(label, text_fields, [{k: own_values(m)[k] for k in text_fields} for m in members])
-        answer = self.model.ask(prompts.SYSTEM, prompt, prompts.MergeAnswer)
-        given = {k: answer.fields.get(k) for k in text_fields}
-        fields = MemoryService._fields(cls, {**{k: val for k, val in offline.items() if k not in text_fields}, **given})
+        fields = model_fields(self.model, prompts.summary_prompt, label, members, offline)
         if len(cls.render_text(fields)) >= sum(len(m.text) for m in members):
             raise ModelAnswerError("the model's summary is no shorter than the memories it sums up")
         return fields
@@ -219,9 +215,3 @@ class Compressor:
         ids = write_merges(self.memories, agent, [(g.memory_type, g.fields, g.confidence, g.summarized, originals)
                                                   for g, originals in planned], reason="compression")
         return [g.model_copy(update={"summary_id": i}) for (g, _), i in zip(planned, ids)]
-
-
-def _cosines(vectors: np.ndarray) -> np.ndarray:
-    matrix = vectors.astype(np.float64)
-    matrix /= np.maximum(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-12)
-    return matrix @ matrix.T

@@ -31,7 +31,7 @@ from ..llm import ChatModel, prompts
 from ..model import Agent, Memory, memory_class
 from .memories import MemoryService, event
 from .merging import (
-    MERGEABLE, ConsolidationConfig, combined_confidence, lexical_overlap, merge_fields, merged_metadata,
+    MERGEABLE, ConsolidationConfig, cosines, combined_confidence, lexical_overlap, merge_fields, merged_metadata,
     own_values, partition, summed_counts, support,
 )
 
@@ -111,21 +111,20 @@ class Consolidator:
         vectors = self.store.backend.embeddings(label, [m.id for m in found])
         derivations = Counter(src for src, _, _ in self.store.linked([m.id for m in found], "DERIVED_FROM", outgoing=True))
         ranked = sorted((m for m in found if m.id in vectors), key=lambda m: support(m, derivations[m.id]), reverse=True)
-        matrix = np.stack([vectors[m.id] for m in ranked]).astype(np.float64)
-        matrix /= np.maximum(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-12)
+        similar = cosines(np.stack([vectors[m.id] for m in ranked]))
         parts = [partition(m) for m in ranked]
         grouped = np.zeros(len(ranked), dtype=bool)
         out = []
         for i, base in enumerate(ranked):
             if grouped[i]:
                 continue
-            cosines = matrix @ matrix[i]
+            row = similar[i]
             members = [j for j in range(i + 1, len(ranked))
-                       if not grouped[j] and cosines[j] >= threshold and parts[j] == parts[i]
+                       if not grouped[j] and row[j] >= threshold and parts[j] == parts[i]
                        and lexical_overlap(base.text, ranked[j].text) >= self.config.min_overlap]
             if members:
                 grouped[[i, *members]] = True
-                out.append(([base, *(ranked[j] for j in members)], float(min(cosines[j] for j in members))))
+                out.append(([base, *(ranked[j] for j in members)], float(min(row[j] for j in members))))
         return out
 
     # -- what a group merges into -------------------------------------------------------------
@@ -148,14 +147,8 @@ class Consolidator:
         )
 
     def _ask_model(self, label: str, members: list[Memory], offline: dict[str, object]) -> dict[str, object]:
-        """The model's merged text fields, checked as an explicit write's would be; counts stay summed."""
         assert self.model is not None
-        cls = type(members[0])
-        text_fields = [name for name, t in cls.own_fields().items() if t is str]
-        prompt = prompts.merge_prompt(label, text_fields, [{k: own_values(m)[k] for k in text_fields} for m in members])
-        answer = self.model.ask(prompts.SYSTEM, prompt, prompts.MergeAnswer)
-        given = {k: answer.fields.get(k) for k in text_fields}
-        return MemoryService._fields(cls, {**{k: val for k, val in offline.items() if k not in text_fields}, **given})
+        return model_fields(self.model, prompts.merge_prompt, label, members, offline)
 
     # -- writing ------------------------------------------------------------------------------
 
@@ -164,6 +157,19 @@ class Consolidator:
         ids = write_merges(self.memories, agent, [(g.memory_type, g.fields, g.confidence, g.merged_from, originals)
                                                   for g, originals in planned], reason="consolidation")
         return [g.model_copy(update={"merged_id": i}) for (g, _), i in zip(planned, ids)]
+
+
+def model_fields(model: ChatModel, build_prompt: Callable[..., str], label: str, members: Sequence[Memory],
+                 offline: dict[str, object]) -> dict[str, object]:
+    """The fields of one memory standing for `members`, their text written by the model from
+    `build_prompt(label, text_fields, members' texts)` and checked as an explicit write's would
+    be; the other fields (summed counts) stay as `offline` has them."""
+    cls = type(members[0])
+    text_fields = [name for name, t in cls.own_fields().items() if t is str]
+    prompt = build_prompt(label, text_fields, [{k: own_values(m)[k] for k in text_fields} for m in members])
+    answer = model.ask(prompts.SYSTEM, prompt, prompts.MergeAnswer)
+    given = {k: answer.fields.get(k) for k in text_fields}
+    return MemoryService._fields(cls, {**{k: val for k, val in offline.items() if k not in text_fields}, **given})
 
 
 def mergeable_labels(owner: Agent, memory_type: str | None, doing: str) -> tuple[str, ...]:

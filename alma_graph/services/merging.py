@@ -13,6 +13,8 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+import numpy as np
+
 from ..llm import LLMConfig
 from ..validation import now_ms
 from ..model import Memory
@@ -201,3 +203,10 @@ def confirmed(existing: Memory, confidence: float, importance: float,
     if set(metadata) - set(existing.metadata):
         values["metadata"] = json.dumps({**metadata, **existing.metadata}, sort_keys=True)
     return values
+
+
+def cosines(vectors: np.ndarray) -> np.ndarray:
+    """Every pair's cosine similarity, as a square matrix."""
+    matrix = np.asarray(vectors, dtype=np.float64)
+    matrix = matrix / np.maximum(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-12)
+    return matrix @ matrix.T

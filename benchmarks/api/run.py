@@ -36,7 +36,6 @@ import asyncio
 import hashlib
 import importlib.util
 import itertools
-import json
 import os
 import shutil
 import sys
@@ -52,6 +51,9 @@ import numpy as np
 import alma_graph
 from alma_graph import GraphMemory
 from alma_graph.embed import make_embedder
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/: report_files.py
+import report_files  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 SCALE = ROOT / "benchmarks" / "scale"
@@ -343,12 +345,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print_table(report)
-    if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(report, indent=2))
-    if args.png:
-        Path(args.png).parent.mkdir(parents=True, exist_ok=True)
-        plot(report, Path(args.png))
+    report_files.write(report, args.json, args.png, plot)
     return 0 if all(r["errors"] == 0 for r in report["levels"]) else 1
 
 

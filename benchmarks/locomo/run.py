@@ -10,7 +10,6 @@ among the top k results' source_ids.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import re
 import statistics
@@ -28,6 +27,9 @@ from alma_graph.embed import make_embedder
 from alma_graph.locomo import CATEGORIES, Conversation, load
 from alma_graph.services.retrieval import RetrievalRequest, Retriever
 from alma_graph.services.scoring import RetrievalConfig
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/: report_files.py
+import report_files  # noqa: E402
 
 _TOKEN = re.compile(r"\w+")
 RRF_K = 60
@@ -172,7 +174,7 @@ def evaluate(paths: list[str], k: int, embedder_spec: str, extra_k: tuple[int, .
     }
 
 
-def plot(report: dict, path: str) -> None:
+def plot(report: dict, path: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -238,12 +240,7 @@ def main(argv: list[str] | None = None) -> int:
                          args.llm_api_key or os.environ.get("OPENAI_API_KEY"))
     report = evaluate(args.data, args.k, args.embedder, tuple(args.also_k), judge, args.llm_max_questions)
     print_table(report)
-    if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(report, indent=2))
-    if args.png:
-        Path(args.png).parent.mkdir(parents=True, exist_ok=True)
-        plot(report, args.png)
+    report_files.write(report, args.json, args.png, plot)
     return 0
 
 

@@ -49,6 +49,9 @@ from alma_graph.embed import CachedEmbedder, Embedder, make_embedder
 from alma_graph.model import MEMORY_TYPES
 from alma_graph.store import NewMemory
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/: report_files.py
+import report_files  # noqa: E402
+
 from corpus import AGENTS, SESSION_TURNS, corpus, queries  # this folder
 
 BATCH, TOP_K, WARMUP = 2000, 10, 20  # BATCH: episodes per remember_many call, memories per transaction
@@ -412,12 +415,7 @@ def main(argv: list[str] | None = None) -> int:
               "runs": [runs[s] for s in sorted(runs)]}
     report["targets"] = [{"what": w, "value": v, "goal": g, "met": m} for w, v, g, m in targets(report["runs"])]
     print_table(report)
-    if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(report, indent=2))
-    if args.png:
-        Path(args.png).parent.mkdir(parents=True, exist_ok=True)
-        plot(report, Path(args.png))
+    report_files.write(report, args.json, args.png, plot)
     return 0
 
 
