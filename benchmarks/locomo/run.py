@@ -94,14 +94,19 @@ def evaluate(paths: list[str], k: int, embedder_spec: str, extra_k: tuple[int, .
         memory = GraphMemory(f"kuzu://{folder}/locomo", embedder=embedder)
         # The same store and candidates without the graph: what expansion along edges adds.
         no_graph = Retriever(memory.store, RetrievalConfig(expand_top=0, graph_weight=0.0))
-        for path in paths:
-            conversation = load(path)
+        # Every conversation is stored before any question is asked, as in a store many agents
+        # share: full-text scores depend on the whole index, so results must not depend on how
+        # many conversations came before.
+        conversations = [load(path) for path in paths]
+        for conversation in conversations:
             agent = f"locomo-{conversation.sample_id}"
             memory.register_agent(MemoryScope(agent=agent))
             started = time.perf_counter()
             memory.remember_many(agent, conversation.episodes())
             ingest_s += time.perf_counter() - started
             turns += len(conversation.turns)
+        for conversation in conversations:
+            agent = f"locomo-{conversation.sample_id}"
             baselines = Baselines(conversation, embedder)
             total_turn_tokens.append(sum(count_tokens(t) for t in baselines.texts))
             for q in conversation.questions:
