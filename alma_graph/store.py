@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -76,6 +76,19 @@ def new_id(prefix: str) -> str:
 
 def _dumps(value: object) -> str:
     return json.dumps(value, separators=(",", ":"), sort_keys=True)
+
+
+def _contexts(inputs: Sequence[EpisodeInput], tails: Mapping[str, str]) -> list[str]:
+    """What each episode's vector is made from: its own text, then the turn before it in its
+    session. A turn is often only understood through what it answers ("Yeah, I saw it!"); its
+    own words come first so that a model's length limit cuts the context, never the turn."""
+    before = dict(tails)
+    out = []
+    for e in inputs:
+        previous = before.get(e.session)
+        out.append(e.text if previous is None else f"{e.text}\n{previous}")
+        before[e.session] = e.text
+    return out
 
 
 def _read_properties(kind: NodeKind) -> str:
@@ -409,7 +422,9 @@ class GraphStore(GraphWalks):
             return []
         sessions = list(dict.fromkeys(e.session for e in inputs))
         now = v.now_ms()
-        embeddings = self.embed([e.text for e in inputs])
+        # Embedded before the write (the model is slow), from the tails as they are now.
+        contexts = _contexts(inputs, {s: t[2] for s, t in self._session_tails(sessions).items()})
+        embeddings = self.embed(contexts)
 
         def write() -> list[Row]:
             known = self.session_owners(sessions)
@@ -425,6 +440,13 @@ class GraphStore(GraphWalks):
             )
             self.backend.create_edges("HAS_SESSION", "Agent", "Session", [(agent, s, {}) for s in new_sessions])
             tails = self._session_tails([s for s in sessions if s in known])
+            # Another writer may have appended since: the turns that now follow a different tail
+            # are embedded again with it.
+            now_contexts = _contexts(inputs, {s: t[2] for s, t in tails.items()})
+            changed = [i for i, (a, b) in enumerate(zip(contexts, now_contexts)) if a != b]
+            if changed:
+                embeddings[changed] = self.embed([now_contexts[i] for i in changed])
+                contexts[:] = now_contexts
             rows, next_pairs = [], []
             for e, emb in zip(inputs, embeddings):
                 eid = new_id("ep")
@@ -432,7 +454,7 @@ class GraphStore(GraphWalks):
                 seq = prev[1] + 1 if prev else 0
                 if prev:
                     next_pairs.append((prev[0], eid, {}))
-                tails[e.session] = (eid, seq)
+                tails[e.session] = (eid, seq, e.text)
                 rows.append({
                     "id": eid, "agent": agent, "session": e.session, "text": e.text, "embedding": emb,
                     "timestamp": e.timestamp_ms, "seq": seq, "source_id": e.source_id,
@@ -460,17 +482,17 @@ class GraphStore(GraphWalks):
         if rows:
             raise TransientBackendError(f"another writer appended after episode {rows[0]['id']} at the same time")
 
-    def _session_tails(self, sessions: Sequence[str]) -> dict[str, tuple[str, int]]:
-        """(id, seq) of each session's last episode, the one new episodes follow."""
+    def _session_tails(self, sessions: Sequence[str]) -> dict[str, tuple[str, int, str]]:
+        """(id, seq, text) of each session's last episode, the one new episodes follow."""
         if not sessions:
             return {}
         rows = self.backend.execute(
             "MATCH (s:Session)<-[:IN_SESSION]-(e:Episode) WHERE s.id IN $ids "
             "WITH s, max(e.seq) AS last MATCH (t:Episode)-[:IN_SESSION]->(s) WHERE t.seq = last "
-            "RETURN s.id AS session, t.id AS id, t.seq AS seq",
+            "RETURN s.id AS session, t.id AS id, t.seq AS seq, t.text AS text",
             {"ids": list(sessions)},
         )
-        return {r["session"]: (r["id"], int(r["seq"])) for r in rows}
+        return {r["session"]: (r["id"], int(r["seq"]), r["text"]) for r in rows}
 
     def session_owners(self, sessions: Sequence[str]) -> dict[str, str]:
         """The agent each existing session belongs to."""

@@ -363,3 +363,51 @@ def test_a_turn_said_by_the_person_the_query_names_ranks_first(memory, agent):
     assert "speaker" not in found[1].explanation.relevance
     memory.retriever = Retriever(memory.store, RetrievalConfig(speaker_lift=0))  # the knob turns it off
     assert all("speaker" not in i.explanation.relevance for i in memory.retrieve("Gina painting", agent))
+
+
+def test_an_episode_is_embedded_with_the_turn_before_it_in_its_session(memory, agent):
+    first = memory.remember_many(agent, [
+        {"text": "Have you watched The Wheel of Time?", "session": "tv", "timestamp": T0},
+        {"text": "Yeah, I saw it last week!", "session": "tv", "timestamp": T0 + timedelta(seconds=1)},
+        {"text": "Unrelated opener", "session": "other", "timestamp": T0},
+    ])
+    # A later call continues the session from the stored tail.
+    later = memory.remember("It was great.", agent, session="tv", timestamp=T0 + timedelta(seconds=2))
+    ids = [e.id for e in first] + [later.id]
+    stored = memory.store.backend.embeddings("Episode", ids)
+    expected = memory.store.embed([
+        "Have you watched The Wheel of Time?",  # a session's first turn: its own text only
+        "Yeah, I saw it last week!\nHave you watched The Wheel of Time?",
+        "Unrelated opener",
+        "It was great.\nYeah, I saw it last week!",
+    ])
+    for node_id, vector in zip(ids, expected):
+        assert stored[node_id] == pytest.approx(vector, abs=1e-6)
+
+
+def test_a_reply_is_found_through_what_it_answers(memory, agent):
+    memory.remember_many(agent, [
+        {"text": "Have you watched The Wheel of Time?", "session": "tv", "timestamp": T0},
+        {"text": "Yeah, I saw it!", "session": "tv", "timestamp": T0 + timedelta(seconds=1)},
+        {"text": "I repaired the garden fence today", "session": "home", "timestamp": T0},
+        {"text": "Yeah, I saw it!", "session": "home", "timestamp": T0 + timedelta(seconds=1)},
+    ])
+    replies = [i for i in memory.retrieve("Wheel of Time", agent, top_k=4, types=["Episode"])
+               if i.text == "Yeah, I saw it!"]
+    assert replies[0].episode.session == "tv"
+    assert replies[0].explanation.relevance["dense"] > replies[1].explanation.relevance["dense"]
+
+
+def test_a_turn_appended_after_a_concurrent_write_is_embedded_with_the_new_tail(memory, agent, monkeypatch):
+    memory.remember("Do you like hiking?", agent, session="s", timestamp=T0)
+    real = memory.store._session_tails
+    calls = []
+
+    def stale_then_real(sessions):  # the first read predates another writer's append
+        calls.append(sessions)
+        return {} if len(calls) == 1 else real(sessions)
+
+    monkeypatch.setattr(memory.store, "_session_tails", stale_then_real)
+    reply = memory.remember("I love it.", agent, session="s", timestamp=T0 + timedelta(seconds=1))
+    stored = memory.store.backend.embeddings("Episode", [reply.id])[reply.id]
+    assert stored == pytest.approx(memory.store.embed(["I love it.\nDo you like hiking?"])[0], abs=1e-6)
