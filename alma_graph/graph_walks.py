@@ -102,6 +102,17 @@ class GraphWalks:
             f"a.id AS src, b.id AS dst, labels(b) AS labels{edge_returns}",
         )
 
+    def incoming_counts(self, labels: Sequence[str], ids: Sequence[str], rels: Sequence[str]) -> dict[str, int]:
+        """How many edges of the types `rels` arrive at each of the nodes, all of them of `labels`."""
+        arriving = [r.type for r in REL_KINDS if r.type in rels and any(b in labels for _, b in r.pairs)]
+        if not ids or not arriving:
+            return {}
+        rows = self.backend.match_ids(
+            f"(a{self.backend.any_label(labels)})<-[r:{'|'.join(arriving)}]-()", "a", ids,
+            "a.id AS id, count(r) AS n",
+        )
+        return {r["id"]: int(r["n"]) for r in rows}
+
     def source_ids(self, memory_ids: Sequence[str]) -> dict[str, list[str]]:
         """For each memory, the source_id of every episode it derives from (two hops deep)."""
         out: dict[str, list[str]] = defaultdict(list)

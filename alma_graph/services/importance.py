@@ -20,7 +20,7 @@ Computed when read, not stored: usage and references change with every retrieval
 that links to a memory, so a stored score would be stale until refreshed, and folding the score
 back into `importance` would lose the caller's own value (a given 0.5 looks like the default)
 and compound on every recomputation. Retrieval computes it for its shortlist (a regex pass over
-the texts and one statement per edge type for the references).
+the texts and one statement each for episodes and memories for the references).
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from pydantic import BaseModel, ConfigDict
 
 from ..errors import ValidationError
 from ..graph_walks import GraphWalks
+from ..schema import MEMORY_LABELS
 
 DAY_MS = 86_400_000
 NEUTRAL = 0.5  # the prior of a memory nobody rated, and of every episode
@@ -127,10 +128,12 @@ def signals(text: str, *, prior: float = NEUTRAL, metadata: Mapping[str, object]
                    references=references(reference_count, weights))
 
 
-def reference_counts(store: GraphWalks, ids: Sequence[str]) -> Counter[str]:
-    """For each memory or episode id, how many edges of REFERENCE_RELS arrive at it."""
+def reference_counts(store: GraphWalks, labels: Mapping[str, str]) -> Counter[str]:
+    """For each memory or episode (id -> its label), how many edges of REFERENCE_RELS arrive at it."""
     counts: Counter[str] = Counter()
-    if ids:
-        for rel in REFERENCE_RELS:
-            counts.update(src for src, _, _ in store.linked(ids, rel, outgoing=False))
+    # Episodes apart from memories: a walk from one table is one a backend can start from nodes it
+    # looked up (Kuzu at 100k, 23 episodes: 16 ms by a scan, 8.5 ms from their lookups).
+    for family in (("Episode",), MEMORY_LABELS):
+        ids = [node_id for node_id, label in labels.items() if label in family]
+        counts.update(store.incoming_counts(family, ids, REFERENCE_RELS))
     return counts

@@ -243,7 +243,7 @@ class Retriever:
             objects.update({o.id: o for o in found})
 
         # How many memories rest on each item, for its importance; skipped when importance is off.
-        references = (importance.reference_counts(self.store, [i for i, _ in shortlist])
+        references = (importance.reference_counts(self.store, {i: c.label for i, c in shortlist})
                       if config.weights.importance > 0 else {})
         scored = []
         asks_when = config.dated_lift > 0 and timephrases.asks_when(request.query)
