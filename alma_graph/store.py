@@ -78,7 +78,7 @@ def _dumps(value: object) -> str:
     return json.dumps(value, separators=(",", ":"), sort_keys=True)
 
 
-def _contexts(inputs: Sequence[EpisodeInput], tails: Mapping[str, str]) -> list[str]:
+def episode_contexts(inputs: Sequence[EpisodeInput], tails: Mapping[str, str]) -> list[str]:
     """What each episode's vector is made from: its own text, then the turn before it in its
     session. A turn is often only understood through what it answers ("Yeah, I saw it!"); its
     own words come first so that a model's length limit cuts the context, never the turn."""
@@ -423,7 +423,7 @@ class GraphStore(GraphWalks):
         sessions = list(dict.fromkeys(e.session for e in inputs))
         now = v.now_ms()
         # Embedded before the write (the model is slow), from the tails as they are now.
-        contexts = _contexts(inputs, {s: t[2] for s, t in self._session_tails(sessions).items()})
+        contexts = episode_contexts(inputs, {s: t[2] for s, t in self._session_tails(sessions).items()})
         embeddings = self.embed(contexts)
 
         def write() -> list[Row]:
@@ -442,7 +442,7 @@ class GraphStore(GraphWalks):
             tails = self._session_tails([s for s in sessions if s in known])
             # Another writer may have appended since: the turns that now follow a different tail
             # are embedded again with it.
-            now_contexts = _contexts(inputs, {s: t[2] for s, t in tails.items()})
+            now_contexts = episode_contexts(inputs, {s: t[2] for s, t in tails.items()})
             changed = [i for i, (a, b) in enumerate(zip(contexts, now_contexts)) if a != b]
             if changed:
                 embeddings[changed] = self.embed([now_contexts[i] for i in changed])

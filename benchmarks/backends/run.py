@@ -59,6 +59,7 @@ from alma_graph.embed import make_embedder
 from alma_graph.local_falkordb import HOST, LocalFalkorDB
 from alma_graph.model import MEMORY_TYPES
 from alma_graph.schema import SEARCHABLE_LABELS
+from alma_graph.store import EpisodeInput, episode_contexts
 
 SCALE = Path(__file__).resolve().parents[1] / "scale"
 sys.path.insert(0, str(SCALE))  # corpus.py, which the scale benchmark's run.py imports as well
@@ -215,7 +216,9 @@ def sources_fingerprint() -> str:
 def measure(size: int, spec: str, n_queries: int, backends: list[str], do_profile: bool) -> dict:
     load_start = os.getloadavg()[0]
     episodes, memories = corpus(size)
-    texts = [e["text"] for items in episodes.values() for e in items]
+    # What the store embeds: an episode's text with the turn before it in its session.
+    texts = [t for items in episodes.values()
+             for t in episode_contexts([EpisodeInput(e["text"], e["session"], 0) for e in items], {})]
     texts += [MEMORY_TYPES[label].render_text(fields) for label, _, fields, _, _ in memories]
     qs = queries(scale.WARMUP + n_queries, seed=size)
     warm, timed = qs[:scale.WARMUP], qs[scale.WARMUP:]

@@ -267,7 +267,8 @@ def measure(size: int, spec: str, n_queries: int, hnsw: bool, do_profile: bool) 
                  for i, (a, b) in enumerate(zip(excluded, included))]
         r["rss_growth_per_retrieve_kb"] = (rss_gb() - before) * 2**20 / len(pairs) / 2
         r["retrieve_excluded_ms"], r["retrieve_included_ms"] = (pct([p[j] for p in pairs]) for j in (0, 1))
-        matrix, ms = np.stack([model.vectors[t] for t in texts]), []
+        # Every vector the database holds (an episode's embeds its text with the turn before it).
+        matrix, ms = np.stack(list(model.vectors.values())), []
         for q in memory.embedder.embed(excluded):
             started = time.perf_counter()
             scores = matrix @ q

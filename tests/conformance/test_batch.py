@@ -62,7 +62,9 @@ def test_every_episode_of_a_large_batch_is_in_the_full_text_index(memory, agent,
 @pytest.mark.requires("vector_search")
 def test_every_episode_of_a_large_batch_is_in_the_vector_index(memory, agent, batch):
     mine = SearchFilter(agents=(agent,), valid_only=False)
-    vectors = memory.embedder.embed([text(i) for i in range(N)])
+    # An episode's vector embeds its text and then the turn before it in its session.
+    vectors = memory.embedder.embed([text(i) + (f"\n{text(i - SESSIONS)}" if i >= SESSIONS else "")
+                                     for i in range(N)])
     for i in range(0, N, 11):
         hits = memory.backend.vector_search(node_kind("Episode"), vectors[i], 1, mine)
         assert hits[0].id == batch[i] and hits[0].score > 0.999, i
