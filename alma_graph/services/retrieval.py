@@ -17,6 +17,7 @@ import re
 import time
 from collections import defaultdict
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -32,6 +33,8 @@ from . import importance, scoring
 from .scoring import RetrievalConfig
 
 _WORD = re.compile(r"\w+")
+# Shared by every retriever: a query's embedding is computed beside its first searches.
+_QUERY_EMBEDDING = ThreadPoolExecutor(max_workers=2, thread_name_prefix="alma-query-embedding")
 
 
 @dataclass
@@ -86,22 +89,25 @@ class Retriever:
     def retrieve(self, request: RetrievalRequest) -> MemorySlice:
         started = time.perf_counter()
         config = self.config
-        query_vector = self.store.embed([request.query])[0]
+        # The model embeds the query while the full-text searches, which do not need it, run:
+        # on a large store both take milliseconds that would otherwise add up.
+        embedding = _QUERY_EMBEDDING.submit(self.store.embed, [request.query])
         candidates: dict[str, _Candidate] = {}
         pool = max(config.candidates, 2 * request.top_k)
-
-        for label in request.labels:
-            # Invalidated memories are searched too: a match on an old version leads, along
-            # SUPERSEDES, to the version that replaced it.
-            where = replace(self._filter(label, request), valid_only=False)
-            for hit in self.store.vector_search(label, query_vector, pool, where):
-                c = candidates.setdefault(hit.id, _Candidate(label))
-                c.dense = hit.score
-                c.found_by.add("vector")
+        # Invalidated memories are searched too: a match on an old version leads, along
+        # SUPERSEDES, to the version that replaced it.
+        wheres = {label: replace(self._filter(label, request), valid_only=False) for label in request.labels}
+        for label, where in wheres.items():
             for hit in self.store.text_search(label, request.query, pool, where):
                 c = candidates.setdefault(hit.id, _Candidate(label))
                 c.lexical_raw = hit.score
                 c.found_by.add("fulltext")
+        query_vector = embedding.result()[0]  # raises what the embedder raised
+        for label, where in wheres.items():
+            for hit in self.store.vector_search(label, query_vector, pool, where):
+                c = candidates.setdefault(hit.id, _Candidate(label))
+                c.dense = hit.score
+                c.found_by.add("vector")
 
         self._mark_superseded(candidates, request)
         self._fill_dense(candidates, query_vector)
