@@ -16,6 +16,15 @@ What differs from the server databases (figures: benchmarks/kuzu_costs):
   through a filtered projected graph. Writes into an indexed table pay Kuzu's per-row index
   cost: index DDL is refused inside the explicit transactions that keep a batch atomic, so the
   index cannot be dropped and rebuilt around one.
+- Every statement runs on one connection, one at a time. Two connections run reads side by side
+  (benchmarks/kuzu_costs: 40 exact scans 1.41x faster on two), and a pool of read connections
+  beside the writer was built and dropped (2026-12-06): with the store's reads on 2 or 3 read
+  connections, every read kept away from every write by a lock, and threads counting episodes
+  (`MATCH (e:Episode) RETURN count(e)`) while another wrote batches of them, read statements
+  hung inside Kuzu 0.11.3 (`connection.execute` never returned) in each of five runs. Count
+  reads on extra connections beside the same writes, the store's own reads left on the writer,
+  did not hang, so the trigger is not pinned down; until it is, a hang costs more than
+  parallel reads would gain.
 """
 
 from __future__ import annotations
