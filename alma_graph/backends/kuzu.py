@@ -20,11 +20,11 @@ What differs from the server databases (figures: benchmarks/kuzu_costs):
   (benchmarks/kuzu_costs: 40 exact scans 1.41x faster on two), and a pool of read connections
   beside the writer was built and dropped (2026-12-06): with the store's reads on 2 or 3 read
   connections, every read kept away from every write by a lock, and threads counting episodes
-  (`MATCH (e:Episode) RETURN count(e)`) while another wrote batches of them, read statements
-  hung inside Kuzu 0.11.3 (`connection.execute` never returned) in each of five runs. Count
-  reads on extra connections beside the same writes, the store's own reads left on the writer,
-  did not hang, so the trigger is not pinned down; until it is, a hang costs more than
-  parallel reads would gain.
+  while another wrote batches of them, read statements hung inside Kuzu 0.11.3
+  (`Connection.execute` never returned, even for `MATCH (e:Episode) RETURN count(e)`) in each
+  of five runs. A plain-Kuzu probe (two threads counting and a third reading, sharing two read
+  connections) hung the same way, while a similar probe did not, so the trigger is not pinned
+  down; until it is, a hang costs more than parallel reads would gain.
 """
 
 from __future__ import annotations
