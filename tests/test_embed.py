@@ -591,3 +591,24 @@ def test_make_embedder_rejects_unknown_options() -> None:
     with pytest.raises(ValidationError) as info:
         make_embedder(HashingEmbedder(), max_entries=3)
     assert info.value.field == "options"
+
+
+def test_a_retrieval_whose_query_embedding_fails_raises_it_and_records_nothing(
+        server: EmbeddingsServer, tmp_path: Path) -> None:
+    from openai import OpenAI
+
+    from alma_graph import GraphMemory, MemoryScope
+
+    client = OpenAI(base_url=server.url, api_key="test", max_retries=0)
+    embedder = OpenAIEmbedder(model="my-model", dimension=8, client=client)
+    with GraphMemory(f"kuzu://{tmp_path}/db", embedder=embedder) as memory:
+        memory.register_agent(MemoryScope(agent="a"))
+        fact = memory.add_knowledge("a", domain="ops", fact="the gateway is vpn2.example.com")
+        server.fail = True  # the query is embedded on a worker thread, beside the full-text search
+        with pytest.raises(BackendError) as info:
+            memory.retrieve("which gateway", agent="a")
+        assert server.url in str(info.value)
+        server.fail = False
+        assert memory.get(fact.id).access_count == 0  # the failed retrieval recorded no access
+        assert [item.id for item in memory.retrieve("which gateway", agent="a").items] == [fact.id]
+        assert memory.get(fact.id).access_count == 1

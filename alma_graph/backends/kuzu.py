@@ -16,15 +16,12 @@ What differs from the server databases (figures: benchmarks/kuzu_costs):
   through a filtered projected graph. Writes into an indexed table pay Kuzu's per-row index
   cost: index DDL is refused inside the explicit transactions that keep a batch atomic, so the
   index cannot be dropped and rebuilt around one.
-- Every statement runs on one connection, one at a time. Two connections run reads side by side
-  (benchmarks/kuzu_costs: 40 exact scans 1.41x faster on two), and a pool of read connections
-  beside the writer was built and dropped (2026-12-06): with the store's reads on 2 or 3 read
-  connections, every read kept away from every write by a lock, and threads counting episodes
-  while another wrote batches of them, read statements hung inside Kuzu 0.11.3
-  (`Connection.execute` never returned, even for `MATCH (e:Episode) RETURN count(e)`) in each
-  of five runs. A plain-Kuzu probe (two threads counting and a third reading, sharing two read
-  connections) hung the same way, while a similar probe did not, so the trigger is not pinned
-  down; until it is, a hang costs more than parallel reads would gain.
+- Every statement runs on one connection, one at a time, although two connections run reads side
+  by side (benchmarks/kuzu_costs: 40 exact scans 1.41x faster on two). A pool of read connections
+  beside the writer was built on 2026-12-06 and reverted after a stress test stalled; the stall
+  was the pool's, not Kuzu's: threads reading in a loop took each connection back before a
+  waiting thread got one (a Python queue does not hand over in order). A pool needs a fair
+  hand-over, first come first served, before it is tried again.
 """
 
 from __future__ import annotations

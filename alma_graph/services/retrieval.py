@@ -33,8 +33,10 @@ from . import importance, scoring
 from .scoring import RetrievalConfig
 
 _WORD = re.compile(r"\w+")
-# Shared by every retriever: a query's embedding is computed beside its first searches.
-_QUERY_EMBEDDING = ThreadPoolExecutor(max_workers=2, thread_name_prefix="alma-query-embedding")
+# Shared by every retriever: a query's embedding is computed beside its first searches. Wide
+# enough that concurrent retrievals (the API server's) do not queue for it: a remote embedder
+# waits on the network, and the local model already takes one text batch at a time.
+_QUERY_EMBEDDING = ThreadPoolExecutor(max_workers=16, thread_name_prefix="alma-query-embedding")
 
 
 @dataclass
