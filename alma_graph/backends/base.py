@@ -119,6 +119,11 @@ class Backend(ABC):
                 state.depth = 0
         raise AssertionError("unreachable")
 
+    def gather(self, calls: Sequence[Callable[[], T]]) -> list[T]:
+        """The results of independent reads, in order. A database that can run them side by side
+        may; the default runs them one after another."""
+        return [call() for call in calls]
+
     @abstractmethod
     def ensure_schema(self, nodes: Sequence[NodeKind], rels: Sequence[RelKind], dimension: int) -> None:
         """Create whatever of the schema is missing. Never drops or rewrites data."""

@@ -16,24 +16,23 @@ What differs from the server databases (figures: benchmarks/kuzu_costs):
   through a filtered projected graph. Writes into an indexed table pay Kuzu's per-row index
   cost: index DDL is refused inside the explicit transactions that keep a batch atomic, so the
   index cannot be dropped and rebuilt around one.
-- Every statement runs on one connection, one at a time, although two connections run reads side
-  by side (benchmarks/kuzu_costs: 40 exact scans 1.41x faster on two). A pool of read connections
-  beside the writer was built on 2026-12-06 and reverted after a stress test stalled; the stall
-  was the pool's, not Kuzu's: threads reading in a loop took each connection back before a
-  waiting thread got one (a Python queue does not hand over in order). A pool needs a fair
-  hand-over, first come first served, before it is tried again.
+- Two connections run reads side by side (benchmarks/kuzu_costs: 40 exact scans 1.41x faster on
+  two), so reads go to a few read connections and writes to one writer connection, which has the
+  database alone (kuzu_gate.py). A retrieval's independent reads run together (`gather`).
 """
 
 from __future__ import annotations
 
 import importlib
 import itertools
+from concurrent.futures import ThreadPoolExecutor, wait
 import logging
 import os
 import re
 import threading
 import warnings
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from functools import partial
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
@@ -43,7 +42,8 @@ import numpy as np
 from ..errors import BackendError, DatabaseLockedError, DependencyMissingError, ValidationError
 from ..schema import BOOL, FLOAT, INT, STRING, VECTOR, NodeKind, RelKind
 from ..validation import AGENT_NAME
-from .base import Backend, Hit, Row, SearchFilter
+from .base import Backend, Hit, Row, SearchFilter, T
+from .kuzu_gate import ConnectionGate, Session, is_read
 
 log = logging.getLogger(__name__)
 _REUSED = ("MATCH", "CALL QUERY_")  # statements whose prepared plans are kept
@@ -53,6 +53,8 @@ _PLAIN_NODE = re.compile(r"\(\w+:(\w+)\)")
 
 _KUZU_TYPES = {STRING: "STRING", INT: "INT64", FLOAT: "DOUBLE", BOOL: "BOOLEAN"}
 DEFAULT_VECTOR_INDEX_MIN_ROWS = 150_000
+DEFAULT_READ_CONNECTIONS = 4
+_gathering = threading.local()  # marks the threads that run gathered reads
 
 
 def import_engine():
@@ -94,13 +96,17 @@ def _vector_index(label: str) -> str:
 class KuzuBackend(Backend):
     """An embedded Kuzu database in a folder on disk."""
 
-    def __init__(self, path: str | os.PathLike[str], *, vector_index_min_rows: int | None = None):
+    def __init__(self, path: str | os.PathLike[str], *, vector_index_min_rows: int | None = None,
+                 read_connections: int | None = None):
         self.engine = import_engine()
         self.path = Path(path)
         self.url = f"kuzu://{self.path}"
         self.vector_index_min_rows = vector_index_min_rows or int(
             os.environ.get("ALMA_KUZU_VECTOR_INDEX_MIN_ROWS", DEFAULT_VECTOR_INDEX_MIN_ROWS)
         )
+        readers = read_connections or int(os.environ.get("ALMA_KUZU_READ_CONNECTIONS", DEFAULT_READ_CONNECTIONS))
+        if readers < 1:
+            raise ValidationError("read_connections", f"must be at least 1, got {readers}")
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
             self._db = self.engine.Database(str(self.path))
@@ -111,11 +117,12 @@ class KuzuBackend(Backend):
                     "'alma-graph serve'); stop it, or send this request through that server"
                 ) from None
             raise BackendError(f"cannot open Kuzu database at {self.path}: {exc}") from None
-        self._conn = self.engine.Connection(self._db)
-        self._lock = threading.RLock()
+        self._gate = ConnectionGate(Session(self.engine.Connection(self._db)),
+                                    [Session(self.engine.Connection(self._db)) for _ in range(readers)])
+        self._readers = ThreadPoolExecutor(readers, thread_name_prefix="alma-kuzu-read",
+                                           initializer=setattr, initargs=(_gathering, "active", True))
         self._tx_depth = 0
         self._stale_fts: set[str] = set()
-        self._plans: dict[str, object] = {}  # prepared statements, bound to this connection
         self._index_cache: dict[str, str] | None = None
         self._rows: dict[str, int] = {}  # nodes per table, as far as this process's writes tell
         self._dimension: int | None = None
@@ -123,57 +130,63 @@ class KuzuBackend(Backend):
         for extension in ("vector", "fts"):
             self._load_extension(extension)
 
-    def _internal_fault(self, exc: RuntimeError) -> bool:
-        """A C++ library error rather than one of Kuzu's own (which say '... exception: ...')."""
-        return not self._tx_depth and "exception" not in str(exc).lower()
+    def _internal_fault(self, session: Session, exc: RuntimeError) -> bool:
+        """A C++ library error rather than one of Kuzu's own (which say '... exception: ...'),
+        outside a transaction."""
+        in_transaction = session is self._gate.writer and self._tx_depth
+        return not in_transaction and "exception" not in str(exc).lower()
 
     def _load_extension(self, name: str) -> None:
+        conn = self._gate.writer.conn  # an extension loads into the database, for every connection
         try:
-            self._conn.execute(f"LOAD EXTENSION {name}")
+            conn.execute(f"LOAD EXTENSION {name}")
         except RuntimeError:
             # ladybug downloads extensions on first use; kuzu 0.11 ships them in the wheel.
             try:
-                self._conn.execute(f"INSTALL {name}")
-                self._conn.execute(f"LOAD EXTENSION {name}")
+                conn.execute(f"INSTALL {name}")
+                conn.execute(f"LOAD EXTENSION {name}")
             except RuntimeError as exc:
                 raise BackendError(f"cannot load the Kuzu {name} extension: {exc}") from None
 
     # -- statements -------------------------------------------------------------------------
 
-    def _run(self, cypher: str, params: dict[str, object]):
+    @staticmethod
+    def _run(session: Session, cypher: str, params: dict[str, object]):
         """Run a statement, reusing the prepared plan of a statement retrieval runs again and
         again: Kuzu 0.11.3 leaks memory on every parameterised statement it prepares (~17-300 KB)
         and spends about a quarter of a small query planning it. UNION statements are never
         reused: a reused prepared UNION ALL crashed Kuzu here."""
         if (not params or not cypher.startswith(_REUSED) or "UNION" in cypher
                 or any(hasattr(v, "schema") for v in params.values())):
-            return self._conn.execute(cypher, params)
-        statement = self._plans.pop(cypher, None)
+            return session.conn.execute(cypher, params)
+        plans = session.plans
+        statement = plans.pop(cypher, None)
         if statement is None:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", DeprecationWarning)  # kuzu 0.11 flags prepare()
-                statement = self._conn.prepare(cypher)
-        self._plans[cypher] = statement  # most recently used last
-        if len(self._plans) > _PLANS_KEPT:
-            self._plans.pop(next(iter(self._plans)))
-        return self._conn.execute(statement, params)
+                statement = session.conn.prepare(cypher)
+        plans[cypher] = statement  # most recently used last
+        if len(plans) > _PLANS_KEPT:
+            plans.pop(next(iter(plans)))
+        return session.conn.execute(statement, params)
 
     def execute(self, cypher: str, params: Mapping[str, object] | None = None) -> list[Row]:
-        with self._lock:
+        access = self._gate.reading() if is_read(cypher) else self._gate.writing()
+        with access as session:
             try:
-                result = self._run(cypher, dict(params or {}))
+                result = self._run(session, cypher, dict(params or {}))
             except RuntimeError as exc:
-                if not self._internal_fault(exc):
+                if not self._internal_fault(session, exc):
                     raise BackendError(f"Kuzu rejected a query: {exc}") from None
                 # Kuzu 0.11.3 sometimes leaves a long-lived connection in a state where queries
                 # fail with a bare C++ error (seen: "unordered_map::at" after ~2,000 searches).
                 # A statement outside a transaction is atomic, so it is safe to run it once more
                 # on a fresh connection.
                 log.warning("Kuzu internal error %r; retrying on a new connection", str(exc))
-                self._conn = self.engine.Connection(self._db)
-                self._plans.clear()
+                session.conn = self.engine.Connection(self._db)
+                session.plans.clear()
                 try:
-                    result = self._run(cypher, dict(params or {}))
+                    result = self._run(session, cypher, dict(params or {}))
                 except RuntimeError as again:
                     raise BackendError(f"Kuzu failed a query: {again}") from None
             results = result if isinstance(result, list) else [result]
@@ -184,9 +197,21 @@ class KuzuBackend(Backend):
                     rows.append(dict(zip(columns, res.get_next())))
             return rows
 
+    def gather(self, calls: Sequence[Callable[[], T]]) -> list[T]:
+        # Inline where running them apart could deadlock: a thread holding a connection (other
+        # reads may be queued behind a write that waits for it), or one of the gathering threads.
+        if len(calls) < 2 or self._gate.holds_any() or getattr(_gathering, "active", False):
+            return [call() for call in calls]
+        futures = [self._readers.submit(call) for call in calls[1:]]
+        try:
+            first = calls[0]()
+        finally:
+            wait(futures)
+        return [first, *(f.result() for f in futures)]
+
     @contextmanager
     def transaction(self) -> Iterator[None]:
-        with self._lock:
+        with self._gate.writing() as session:
             if self._tx_depth:
                 self._tx_depth += 1
                 try:
@@ -194,26 +219,27 @@ class KuzuBackend(Backend):
                 finally:
                     self._tx_depth -= 1
                 return
-            self._conn.execute("BEGIN TRANSACTION")
+            session.conn.execute("BEGIN TRANSACTION")
             self._tx_depth = 1
             try:
                 yield
             except BaseException:
                 self._tx_depth = 0
                 try:
-                    self._conn.execute("ROLLBACK")
+                    session.conn.execute("ROLLBACK")
                 except RuntimeError:
                     pass  # Kuzu already rolled back the transaction the failing statement was in
                 self._stale_fts.clear()
                 raise
             self._tx_depth = 0
-            self._conn.execute("COMMIT")
+            session.conn.execute("COMMIT")
             self._maintain_indexes()
 
     def _maintain_indexes(self) -> None:
-        """Index upkeep that Kuzu allows only outside an explicit transaction."""
+        """Index upkeep that Kuzu allows only outside an explicit transaction (the caller holds
+        the writer)."""
         if self._stale_fts:
-            self._plans.clear()  # plans that used the index being rebuilt
+            self._forget_plans()  # plans that used the index being rebuilt
         for label in sorted(self._stale_fts):
             self.execute(f"CALL DROP_FTS_INDEX('{label}', '{_fts_index(label)}')")
             self.execute(f"CALL CREATE_FTS_INDEX('{label}', '{_fts_index(label)}', ['text'])")
@@ -221,6 +247,12 @@ class KuzuBackend(Backend):
         for label in labels:
             if not self._has_vector_index(label) and self._count(label) >= self.vector_index_min_rows:
                 self._build_vector_index(label)
+
+    def _forget_plans(self) -> None:
+        """Drop every connection's prepared statements; only with the writer held, when no
+        read is using them."""
+        for session in self._gate.sessions():
+            session.plans.clear()
 
     # -- schema -----------------------------------------------------------------------------
 
@@ -236,6 +268,10 @@ class KuzuBackend(Backend):
         return "AlmaGraphSchema" in self.tables()
 
     def ensure_schema(self, nodes: Sequence[NodeKind], rels: Sequence[RelKind], dimension: int) -> None:
+        with self._gate.writing():
+            self._ensure_schema(nodes, rels, dimension)
+
+    def _ensure_schema(self, nodes: Sequence[NodeKind], rels: Sequence[RelKind], dimension: int) -> None:
         self._dimension = dimension
         for kind in nodes:
             columns = ", ".join(f"{name} {self._type(t)}" for name, t in kind.properties)
@@ -251,7 +287,7 @@ class KuzuBackend(Backend):
             if kind.searchable and _fts_index(kind.label) not in existing:
                 self.execute(f"CALL CREATE_FTS_INDEX('{kind.label}', '{_fts_index(kind.label)}', ['text'])")
         self._index_cache = None
-        self._plans.clear()
+        self._forget_plans()
         # This process holds the database exclusively, so it can keep each table's size: an empty
         # table is not searched (a Kuzu full-text query costs ~6 ms even on an empty table), and
         # the size decides how nodes are looked up by id (see match_ids).
@@ -291,11 +327,12 @@ class KuzuBackend(Backend):
         return [t for name, t in indexes.items() if name == _fts_index(t)]
 
     def _build_vector_index(self, label: str) -> None:
-        self._index_cache = None
-        self._plans.clear()
-        self.execute(
-            f"CALL CREATE_VECTOR_INDEX('{label}', '{_vector_index(label)}', 'embedding', metric := 'cosine')"
-        )
+        with self._gate.writing():
+            self._index_cache = None
+            self._forget_plans()
+            self.execute(
+                f"CALL CREATE_VECTOR_INDEX('{label}', '{_vector_index(label)}', 'embedding', metric := 'cosine')"
+            )
 
     # -- bulk writes ------------------------------------------------------------------------
 
@@ -320,7 +357,7 @@ class KuzuBackend(Backend):
         table = self._arrow_table(columns)
         assignments = ", ".join(f"{name}: {name}" for name in kind.property_names)
         statement = f"LOAD FROM $rows CREATE (:{kind.label} {{{assignments}}})"
-        with self._lock:
+        with self._gate.writing():
             self.execute(statement, {"rows": table})
             self._rows[kind.label] = self._rows.get(kind.label, 0) + len(rows)
             if kind.searchable and len(rows) > 1:
@@ -380,7 +417,7 @@ class KuzuBackend(Backend):
         # not a parameter, so it is built only from checked agent names and integers.
         graph = f"alma_filtered_{next(self._graph_ids)}"
         predicate = self._literal_predicate(where)
-        with self._lock:
+        with self._gate.writing():  # creating a projected graph is a write in Kuzu
             self.execute(
                 f"CALL PROJECT_GRAPH('{graph}', {{'{kind.label}': '{predicate}'}}, [])"
             )
@@ -449,7 +486,8 @@ class KuzuBackend(Backend):
             if _PLAIN_NODE.fullmatch(pattern):
                 condition = f" AND {where}" if where else ""
                 statement = f"MATCH {pattern} WHERE {var}.id = $id{condition} RETURN {returns}"
-                return [row for one in dict.fromkeys(ids) for row in self.execute(statement, {**(params or {}), "id": one})]
+                lookups = [partial(self.execute, statement, {**(params or {}), "id": one}) for one in dict.fromkeys(ids)]
+                return [row for rows in self.gather(lookups) for row in rows]
             if pattern.endswith("-()"):
                 return self._walk_from_offsets(table.group(1), pattern, var, ids, returns, where, params)
         return super().match_ids(pattern, var, ids, returns, where, params)
@@ -460,7 +498,7 @@ class KuzuBackend(Backend):
     def _walk_from_offsets(self, table: str, pattern: str, var: str, ids: Sequence[str], returns: str,
                            where: str, params: Mapping[str, object] | None) -> list[Row]:
         lookup = f"MATCH (n:{table}) WHERE n.id = $id RETURN offset(id(n)) AS o"
-        with self._lock:  # an offset names a node only until the next write
+        with self._gate.reading():  # an offset names a node only until the next write
             offsets = [row["o"] for one in dict.fromkeys(ids) for row in self.execute(lookup, {"id": one})]
             if not offsets:
                 return []
@@ -489,9 +527,11 @@ class KuzuBackend(Backend):
         return ":" + ":".join(labels)
 
     def close(self) -> None:
-        with self._lock:
+        self._readers.shutdown(wait=True)
+        with self._gate.writing():
             try:
-                self._conn.close()
+                for session in self._gate.sessions():
+                    session.conn.close()
                 self._db.close()
             except Exception:  # noqa: BLE001 - closing twice must stay harmless
                 pass

@@ -16,15 +16,16 @@ from __future__ import annotations
 import re
 import time
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
+from functools import partial
 
 import numpy as np
 
 from .. import timephrases
 from .. import validation as v
-from ..backends.base import SearchFilter
+from ..backends.base import Hit, SearchFilter
 from ..errors import ValidationError
 from ..model import MEMORY_TYPES, Memory, MemorySlice, ScoredItem
 from ..schema import MEMORY_LABELS, SEARCHABLE_LABELS
@@ -99,14 +100,14 @@ class Retriever:
         # Invalidated memories are searched too: a match on an old version leads, along
         # SUPERSEDES, to the version that replaced it.
         wheres = {label: replace(self._filter(label, request), valid_only=False) for label in request.labels}
-        for label, where in wheres.items():
-            for hit in self.store.text_search(label, request.query, pool, where):
+        for label, hits in self._per_label(self.store.text_search, wheres, request.query, pool):
+            for hit in hits:
                 c = candidates.setdefault(hit.id, _Candidate(label))
                 c.lexical_raw = hit.score
                 c.found_by.add("fulltext")
         query_vector = embedding.result()[0]  # raises what the embedder raised
-        for label, where in wheres.items():
-            for hit in self.store.vector_search(label, query_vector, pool, where):
+        for label, hits in self._per_label(self.store.vector_search, wheres, query_vector, pool):
+            for hit in hits:
                 c = candidates.setdefault(hit.id, _Candidate(label))
                 c.dense = hit.score
                 c.found_by.add("vector")
@@ -124,6 +125,18 @@ class Retriever:
 
         now = v.now_ms()
         return self._rank(candidates, request, now, started)
+
+    def _per_label(self, search: Callable[..., list[Hit]], wheres: dict[str, SearchFilter],
+                   query: object, k: int) -> list[tuple[str, list[Hit]]]:
+        """One search per label, run side by side where the database can."""
+        found = self.store.backend.gather([partial(search, label, query, k, where) for label, where in wheres.items()])
+        return list(zip(wheres, found))
+
+    def _similarities(self, ids_by_label: dict[str, list[str]], query_vector: np.ndarray) -> dict[str, float]:
+        """Each node's similarity to the query, the labels read side by side where the database can."""
+        found = self.store.backend.gather([partial(self.store.similarities, label, ids, query_vector)
+                                           for label, ids in ids_by_label.items()])
+        return {node_id: s for per_label in found for node_id, s in per_label.items()}
 
     def _mark_superseded(self, candidates: dict[str, _Candidate], request: RetrievalRequest) -> None:
         if request.include_invalidated:
@@ -180,9 +193,8 @@ class Retriever:
         for node_id, c in candidates.items():
             if c.dense is None:
                 missing[c.label].append(node_id)
-        for label, ids in missing.items():
-            for node_id, similarity in self.store.similarities(label, ids, query_vector).items():
-                candidates[node_id].dense = similarity
+        for node_id, similarity in self._similarities(missing, query_vector).items():
+            candidates[node_id].dense = similarity
 
     def _expand(self, candidates: dict[str, _Candidate], request: RetrievalRequest,
                 query_vector: np.ndarray) -> None:
@@ -191,19 +203,21 @@ class Retriever:
         seeds = sorted(live, key=lambda kv: kv[1].direct, reverse=True)[: config.expand_top]
         episode_seeds = [i for i, c in seeds if c.label == "Episode"]
         memory_seeds = [i for i, c in seeds if c.label != "Episode"]
-        links: list[tuple[str, str, str, str, float]] = []  # (seed, neighbour, its label, edge, decay)
-
+        walks: dict[str, Callable[[], list]] = {}  # independent reads, run side by side
         if "Episode" in request.labels and episode_seeds:
-            where = self._filter("Episode", request)
-            links += [(s, n, "Episode", "NEXT", config.neighbour_decay * config.hop_decay ** (steps - 1))
-                      for s, n, steps in self.store.session_neighbours(episode_seeds, where, config.session_hops)]
-        derived = []
+            walks["next"] = partial(self.store.session_neighbours, episode_seeds,
+                                    self._filter("Episode", request), config.session_hops)
         if episode_seeds and any(label in MEMORY_LABELS for label in request.labels):
-            derived = self.store.derived_memories(episode_seeds, self._filter(MEMORY_LABELS[0], request))
+            walks["derived"] = partial(self.store.derived_memories, episode_seeds,
+                                       self._filter(MEMORY_LABELS[0], request))
         if memory_seeds and "Episode" in request.labels:
-            derived += self._passing_sources(candidates, memory_seeds, request)
+            walks["sources"] = partial(self._passing_sources, candidates, memory_seeds, request)
+        found = dict(zip(walks, self.store.backend.gather(list(walks.values()))))
+        links = [(s, n, "Episode", "NEXT", config.neighbour_decay * config.hop_decay ** (steps - 1))
+                 for s, n, steps in found.get("next", ())]  # (seed, neighbour, its label, edge, decay)
         links += [(s, n, label, "DERIVED_FROM", config.neighbour_decay)
-                  for s, n, label in derived if label in request.labels]
+                  for s, n, label in [*found.get("derived", ()), *found.get("sources", ())]
+                  if label in request.labels]
 
         new: dict[str, list[str]] = defaultdict(list)
         for seed, neighbour, label, edge, decay in links:
@@ -216,8 +230,8 @@ class Retriever:
                 c.neighbour = lift
                 c.via = f"{edge} {seed}"
             c.found_by.add("graph")
-        for label, ids in new.items():
-            dense = self.store.similarities(label, ids, query_vector)
+        dense = self._similarities(new, query_vector)
+        for ids in new.values():
             for node_id in ids:
                 candidates[node_id].dense = dense.get(node_id, 0.0)
 
@@ -245,14 +259,15 @@ class Retriever:
         by_label: dict[str, list[str]] = defaultdict(list)
         for node_id, c in shortlist:
             by_label[c.label].append(node_id)
-        objects: dict[str, object] = {}
-        for label, ids in by_label.items():
-            found = self.store.episodes(ids) if label == "Episode" else self.store.memories_by_label(label, ids)
-            objects.update({o.id: o for o in found})
-
+        reads: list[Callable[[], object]] = [
+            partial(self.store.episodes, ids) if label == "Episode" else partial(self.store.memories_by_label, label, ids)
+            for label, ids in by_label.items()]
         # How many memories rest on each item, for its importance; skipped when importance is off.
-        references = (importance.reference_counts(self.store, {i: c.label for i, c in shortlist})
-                      if config.weights.importance > 0 else {})
+        if config.weights.importance > 0:
+            reads.append(partial(importance.reference_counts, self.store, {i: c.label for i, c in shortlist}))
+        found = self.store.backend.gather(reads)
+        references = found.pop() if config.weights.importance > 0 else {}
+        objects = {o.id: o for per_label in found for o in per_label}
         scored = []
         asks_when = config.dated_lift > 0 and timephrases.asks_when(request.query)
         named = {w.lower() for w in _WORD.findall(request.query)}
