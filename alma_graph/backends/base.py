@@ -14,6 +14,7 @@ import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TypeVar
@@ -78,6 +79,31 @@ class Hit:
     score: float  # vector: cosine similarity in [-1, 1]; text: the engine's BM25 score
 
 
+_gathering = threading.local()  # marks the threads that run gathered reads
+
+
+class SideBySide:
+    """Runs a backend's independent reads on a few threads of its own, the first on the caller's."""
+
+    def __init__(self, workers: int, name: str):
+        self._pool = ThreadPoolExecutor(workers, thread_name_prefix=name,
+                                        initializer=setattr, initargs=(_gathering, "active", True))
+
+    def gather(self, calls: Sequence[Callable[[], T]], *, in_place: bool = False) -> list[T]:
+        # In place for a gathered call that gathers again: a pool waiting on itself deadlocks.
+        if in_place or len(calls) < 2 or getattr(_gathering, "active", False):
+            return [call() for call in calls]
+        futures = [self._pool.submit(call) for call in calls[1:]]
+        try:
+            first = calls[0]()
+        finally:
+            wait(futures)  # none is left running when the caller sees an error
+        return [first, *(f.result() for f in futures)]
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)
+
+
 class Backend(ABC):
     """One graph database. Subclasses hold only what differs between databases."""
 
@@ -121,7 +147,7 @@ class Backend(ABC):
 
     def gather(self, calls: Sequence[Callable[[], T]]) -> list[T]:
         """The results of independent reads, in order. A database that can run them side by side
-        may; the default runs them one after another."""
+        may (see SideBySide); the default runs them one after another."""
         return [call() for call in calls]
 
     @abstractmethod

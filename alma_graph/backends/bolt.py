@@ -135,6 +135,9 @@ class BoltTransport(Transport):
         except (self._neo4j.exceptions.Neo4jError, self._neo4j.exceptions.DriverError) as exc:
             raise self._translate(exc, retried=tx is None) from None
 
+    def in_transaction(self) -> bool:
+        return getattr(self._local, "tx", None) is not None
+
     def _session(self):
         return self.driver.session(database=self.database,
                                    bookmark_manager=self.driver.execute_query_bookmark_manager)

@@ -25,11 +25,9 @@ from __future__ import annotations
 
 import importlib
 import itertools
-from concurrent.futures import ThreadPoolExecutor, wait
 import logging
 import os
 import re
-import threading
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from functools import partial
@@ -42,7 +40,7 @@ import numpy as np
 from ..errors import BackendError, DatabaseLockedError, DependencyMissingError, ValidationError
 from ..schema import BOOL, FLOAT, INT, STRING, VECTOR, NodeKind, RelKind
 from ..validation import AGENT_NAME
-from .base import Backend, Hit, Row, SearchFilter, T
+from .base import Backend, Hit, Row, SearchFilter, SideBySide, T
 from .kuzu_gate import ConnectionGate, Session, is_read
 
 log = logging.getLogger(__name__)
@@ -54,7 +52,6 @@ _PLAIN_NODE = re.compile(r"\(\w+:(\w+)\)")
 _KUZU_TYPES = {STRING: "STRING", INT: "INT64", FLOAT: "DOUBLE", BOOL: "BOOLEAN"}
 DEFAULT_VECTOR_INDEX_MIN_ROWS = 150_000
 DEFAULT_READ_CONNECTIONS = 4
-_gathering = threading.local()  # marks the threads that run gathered reads
 
 
 def import_engine():
@@ -119,8 +116,7 @@ class KuzuBackend(Backend):
             raise BackendError(f"cannot open Kuzu database at {self.path}: {exc}") from None
         self._gate = ConnectionGate(Session(self.engine.Connection(self._db)),
                                     [Session(self.engine.Connection(self._db)) for _ in range(readers)])
-        self._readers = ThreadPoolExecutor(readers, thread_name_prefix="alma-kuzu-read",
-                                           initializer=setattr, initargs=(_gathering, "active", True))
+        self._side_by_side = SideBySide(readers, "alma-kuzu-read")
         self._tx_depth = 0
         self._stale_fts: set[str] = set()
         self._index_cache: dict[str, str] | None = None
@@ -198,16 +194,9 @@ class KuzuBackend(Backend):
             return rows
 
     def gather(self, calls: Sequence[Callable[[], T]]) -> list[T]:
-        # Inline where running them apart could deadlock: a thread holding a connection (other
-        # reads may be queued behind a write that waits for it), or one of the gathering threads.
-        if len(calls) < 2 or self._gate.holds_any() or getattr(_gathering, "active", False):
-            return [call() for call in calls]
-        futures = [self._readers.submit(call) for call in calls[1:]]
-        try:
-            first = calls[0]()
-        finally:
-            wait(futures)
-        return [first, *(f.result() for f in futures)]
+        # In place for a thread holding a connection: other reads may be queued behind a write
+        # that waits for it.
+        return self._side_by_side.gather(calls, in_place=self._gate.holds_any())
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -527,7 +516,7 @@ class KuzuBackend(Backend):
         return ":" + ":".join(labels)
 
     def close(self) -> None:
-        self._readers.shutdown(wait=True)
+        self._side_by_side.close()
         with self._gate.writing():
             try:
                 for session in self._gate.sessions():

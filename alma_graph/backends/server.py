@@ -18,7 +18,7 @@ import re
 import threading
 from abc import ABC, abstractmethod
 from collections import defaultdict
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from urllib.parse import ParseResult, urlparse
 
@@ -27,7 +27,7 @@ import numpy as np
 from ..errors import BackendError, ValidationError
 from ..schema import FAMILIES, NodeKind, RelKind, node_kind
 from ..validation import identifier
-from .base import Backend, Hit, Row, SearchFilter
+from .base import Backend, Hit, Row, SearchFilter, SideBySide, T
 
 _WRITE = re.compile(r"\b(CREATE|MERGE|SET|DELETE|REMOVE|DROP)\b|\bCALL\s+db\.(create|idx\.\w+\.create)", re.I)
 
@@ -93,6 +93,10 @@ class Transport(ABC):
     #: whether `exclusive()` keeps writers of every client of the database apart
     exclusive_writers: bool = False
 
+    def in_transaction(self) -> bool:
+        """Whether this thread has a transaction open (its reads must then run on this thread)."""
+        return False
+
     @contextmanager
     def exclusive(self) -> Iterator[None]:
         """Hold the database's writer lock, where the transport offers one across clients."""
@@ -123,6 +127,8 @@ class ServerBackend(Backend):
     multi_statement_transactions = True
     #: how many more hits than asked a vector/full-text query fetches before the scope filter
     overfetch = 4
+    #: independent reads of one retrieval sent at once (each waits on the network and the server)
+    read_concurrency = 4
 
     def __init__(self, transport: Transport, url: str):
         self.transport = transport
@@ -131,6 +137,7 @@ class ServerBackend(Backend):
         self._local = threading.local()  # compensation log of the open non-atomic write
         self._write_lock = threading.RLock()
         self._fetch_factor: dict[str, int] = {}  # per search statement, see _filtered
+        self._side_by_side = SideBySide(self.read_concurrency, "alma-server-read")
 
     @property
     def isolated_writes(self) -> bool:  # type: ignore[override]
@@ -141,6 +148,11 @@ class ServerBackend(Backend):
 
     def execute(self, cypher: str, params: Mapping[str, object] | None = None) -> list[Row]:
         return self.transport.run(cypher, {k: plain(v) for k, v in (params or {}).items()})
+
+    def gather(self, calls: Sequence[Callable[[], T]]) -> list[T]:
+        # Inside a write, reads stay on its thread: they must see what it wrote so far.
+        writing = getattr(self._local, "created", None) is not None or self.transport.in_transaction()
+        return self._side_by_side.gather(calls, in_place=writing)
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -319,4 +331,5 @@ class ServerBackend(Backend):
         raise BackendError(f"no single label covers {sorted(wanted)} on {type(self).__name__}")
 
     def close(self) -> None:
+        self._side_by_side.close()
         self.transport.close()

@@ -71,3 +71,21 @@ def test_two_clients_on_one_database_write_every_item_once_into_one_chain(backen
         pytest.skip(f"{backend.name} is embedded: one process holds the database, so threads share one client")
     sources, facts = write_concurrently([memory, backend.open()], agent)
     assert_every_write_landed_once(memory, agent, sources, facts)
+
+
+def test_gathered_reads_run_side_by_side_but_stay_on_a_writing_thread(memory, agent):
+    """`Backend.gather` runs a retrieval's independent reads on several threads; inside a write
+    they stay on the writing thread, whose reads must see what it wrote so far."""
+    backend = memory.backend
+    me = threading.current_thread().name
+
+    def read_episodes_on_this_thread():
+        rows = backend.execute("MATCH (e:Episode) RETURN count(e) AS c")
+        return threading.current_thread().name, rows[0]["c"]
+
+    outside = backend.gather([read_episodes_on_this_thread] * 6)
+    assert {name for name, _ in outside} - {me}, "every read ran on the calling thread"
+    with backend.transaction():
+        memory.remember("written inside the write", agent)
+        inside = backend.gather([read_episodes_on_this_thread] * 6)
+    assert inside == [(me, 1)] * 6
