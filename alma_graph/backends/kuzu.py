@@ -115,7 +115,7 @@ class KuzuBackend(Backend):
                 ) from None
             raise BackendError(f"cannot open Kuzu database at {self.path}: {exc}") from None
         self._gate = ConnectionGate(Session(self.engine.Connection(self._db)),
-                                    [Session(self.engine.Connection(self._db)) for _ in range(readers)])
+                                    [Session(self._read_connection(readers)) for _ in range(readers)])
         self._side_by_side = SideBySide(readers, "alma-kuzu-read")
         self._tx_depth = 0
         self._stale_fts: set[str] = set()
@@ -125,6 +125,14 @@ class KuzuBackend(Backend):
         self._graph_ids = itertools.count()
         for extension in ("vector", "fts"):
             self._load_extension(extension)
+
+    def _read_connection(self, readers: int):
+        """A connection for reads that run beside others: Kuzu gives every statement all the
+        cores by default, and several statements doing that at once oversubscribe the machine,
+        so each read connection gets its share of the cores."""
+        conn = self.engine.Connection(self._db)
+        conn.set_max_threads_for_exec(max(1, (os.cpu_count() or 1) // readers))
+        return conn
 
     def _internal_fault(self, session: Session, exc: RuntimeError) -> bool:
         """A C++ library error rather than one of Kuzu's own (which say '... exception: ...'),
@@ -179,7 +187,8 @@ class KuzuBackend(Backend):
                 # A statement outside a transaction is atomic, so it is safe to run it once more
                 # on a fresh connection.
                 log.warning("Kuzu internal error %r; retrying on a new connection", str(exc))
-                session.conn = self.engine.Connection(self._db)
+                session.conn = (self.engine.Connection(self._db) if session is self._gate.writer
+                                else self._read_connection(len(self._gate.readers)))
                 session.plans.clear()
                 try:
                     result = self._run(session, cypher, dict(params or {}))
