@@ -292,10 +292,13 @@ class KuzuBackend(Backend):
         self._rows = {k.label: self._count(k.label) for k in nodes}
 
     def _indexes(self) -> dict[str, str]:
-        if self._index_cache is None:
-            rows = self.execute("CALL SHOW_INDEXES() RETURN index_name AS name, table_name AS t")
-            self._index_cache = {r["name"]: r["t"] for r in rows}
-        return self._index_cache
+        # Read and kept under one read session: no index build can come between them and leave
+        # a stale list behind.
+        with self._gate.reading():
+            if self._index_cache is None:
+                rows = self.execute("CALL SHOW_INDEXES() RETURN index_name AS name, table_name AS t")
+                self._index_cache = {r["name"]: r["t"] for r in rows}
+            return self._index_cache
 
     def _has_vector_index(self, label: str) -> bool:
         return _vector_index(label) in self._indexes()
