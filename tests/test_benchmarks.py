@@ -145,6 +145,7 @@ def test_scale_benchmark_runs_end_to_end_at_a_small_size(tmp_path: Path):
     run = json.loads(out.read_text())["runs"][0]
     assert run["size"] == 300 and run["items"] == 300
     assert run["retrieve_excluded_ms"]["p95"] > 0 and run["numpy_ms"]["p95"] > 0
+    assert run["retrieve_one_at_a_time_ms"]["p95"] > 0
     assert (tmp_path / "scale.png").stat().st_size > 0
     assert "retrieve p50 / p95" in done.stdout
 

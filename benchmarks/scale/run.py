@@ -17,8 +17,9 @@ memories. Each size runs in a child process (its own peak RSS), ended by a watch
 - retrieve (top 10, all types, one agent per query, after 20 warm-ups): p50/p95 with the query embedding
   excluded (cache warmed with the same texts) and included (new texts), interleaved. Floor: exact top-10 over
   all the same vectors in numpy, and the engine's own floor: one exact top-10 statement over an agent's
-  episodes in Kuzu; RSS growth per retrieve over those queries. `--profile`: where retrieve time
-  goes over 100 of them. Then one 20-turn session appended per `remember_many`, embedding cached.
+  episodes in Kuzu; and the same retrieves with their independent reads run one at a time instead of side by
+  side (what `Backend.gather` gains); RSS growth per retrieve over those queries. `--profile`: where retrieve
+  time goes over 100 of them. Then one 20-turn session appended per `remember_many`, embedding cached.
 """
 
 from __future__ import annotations
@@ -39,6 +40,8 @@ import tempfile
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -158,6 +161,16 @@ def retrieve_ms(memory: GraphMemory, query: str, i: int) -> float:
     return (time.perf_counter() - started) * 1000
 
 
+@contextmanager
+def reads_one_at_a_time(memory: GraphMemory) -> Iterator[None]:
+    """A retrieval's independent reads run one after another on the calling thread."""
+    memory.backend.gather = lambda calls: [call() for call in calls]
+    try:
+        yield
+    finally:
+        del memory.backend.gather
+
+
 def time_retrieve(memory: GraphMemory, texts: list[str]) -> dict:
     return pct([retrieve_ms(memory, q, i) for i, q in enumerate(texts)])
 
@@ -198,11 +211,12 @@ def profile(memory: GraphMemory, texts: list[str]) -> dict:
 
     # Reads one after another, on this thread: a statement's time is then its own, and the call
     # path that ran it is on this thread's stack.
-    backend.execute, backend.gather = timed_execute, lambda calls: [call() for call in calls]
+    backend.execute = timed_execute
     started = time.perf_counter()
-    time_retrieve(memory, texts)
+    with reads_one_at_a_time(memory):
+        time_retrieve(memory, texts)
     total, n = time.perf_counter() - started, len(texts)
-    del backend.execute, backend.gather
+    del backend.execute
     db = sum(s for _, s in spent.values())
     rows = {k: {"calls_per_query": c / n, "ms_per_query": s * 1000 / n, "share": s / total}
             for k, (c, s) in sorted(spent.items(), key=lambda kv: -kv[1][1])}
@@ -212,9 +226,8 @@ def profile(memory: GraphMemory, texts: list[str]) -> dict:
         print(f"  {r['ms_per_query']:7.2f} ms {r['share']:6.1%} {r['calls_per_query']:5.1f} calls  {k}")
     print(f"  {(total - db) * 1000 / n:7.2f} ms {(total - db) / total:6.1%}              python outside execute")
     profiler = cProfile.Profile()
-    backend.gather = lambda calls: [call() for call in calls]
-    profiler.runcall(time_retrieve, memory, texts)
-    del backend.gather
+    with reads_one_at_a_time(memory):
+        profiler.runcall(time_retrieve, memory, texts)
     out = io.StringIO()
     pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(20)
     print(out.getvalue())
@@ -283,6 +296,8 @@ def measure(size: int, spec: str, n_queries: int, hnsw: bool, do_profile: bool) 
         r["retrieve_vs_numpy_p95"] = r["retrieve_excluded_ms"]["p95"] / r["numpy_ms"]["p95"]
         r["kuzu_vector_ms"] = engine_floor(memory, excluded)
         r["kuzu_vector_vs_numpy_p95"] = r["kuzu_vector_ms"]["p95"] / r["numpy_ms"]["p95"]
+        with reads_one_at_a_time(memory):
+            r["retrieve_one_at_a_time_ms"] = time_retrieve(memory, excluded)
         if do_profile:
             stage(size, "profile")
             r["profile"] = profile(memory, excluded[:100])
@@ -344,6 +359,7 @@ def print_table(report: dict) -> None:
         ("ingest without embedding, items/s", lambda r: f"{r['ingest_noembed_items_s']:.0f}"),
         ("retrieve p50 / p95, emb. excluded, ms", p("retrieve_excluded_ms")),
         ("retrieve p50 / p95, emb. included, ms", p("retrieve_included_ms")),
+        ("  reads one at a time, emb. excluded, ms", p("retrieve_one_at_a_time_ms")),
         ("numpy exact top-10 p50 / p95, ms", p("numpy_ms", "{:.2f}")),
         ("  retrieve p95 / numpy p95 (<= 3)", lambda r: f"{r['retrieve_vs_numpy_p95']:.0f}x"),
         ("one Kuzu exact top-10 p50 / p95, ms", p("kuzu_vector_ms", "{:.2f}")),
