@@ -9,6 +9,9 @@
 3. Scoring: similarity, recency, success, confidence and importance (see scoring.py and
    importance.py), best first. Relevance is lifted for a question that asks when, on items that
    date what they say, and for an episode said by someone the query names (scoring.lifted).
+
+Reads that do not depend on each other (the searches of each label, the walks, the objects) go
+to `Backend.gather` together, which runs them side by side where the database can.
 """
 
 from __future__ import annotations
