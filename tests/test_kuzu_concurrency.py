@@ -159,8 +159,30 @@ def test_gather_returns_results_in_order_and_raises_a_failure_after_the_rest_fin
     assert nested == [[(i, 0) for i in range(3)]] * 6
 
 
-def test_read_connections_must_be_at_least_one(db_url):
+@pytest.mark.parametrize("count", [0, -1, 2.5, "4"])
+def test_read_connections_must_be_a_whole_number_of_at_least_one(db_url, count):
     from alma_graph.backends.kuzu import KuzuBackend
 
     with pytest.raises(ValidationError, match="read_connections"):
-        KuzuBackend(db_url.removeprefix("kuzu://"), read_connections=-1)
+        KuzuBackend(db_url.removeprefix("kuzu://"), read_connections=count)
+
+
+def test_a_bad_read_connections_setting_names_the_variable(db_url, monkeypatch):
+    from alma_graph.backends.kuzu import KuzuBackend
+
+    monkeypatch.setenv("ALMA_KUZU_READ_CONNECTIONS", "many")
+    with pytest.raises(ValidationError, match="ALMA_KUZU_READ_CONNECTIONS.*many"):
+        KuzuBackend(db_url.removeprefix("kuzu://"))
+
+
+def test_one_read_connection_still_serves_many_threads(open_memory, tmp_path):
+    memory = open_memory(f"kuzu://{tmp_path / 'one-reader'}", read_connections=1)
+    memory.register_agent("coder")
+    memory.remember_many("coder", [{"text": f"the deploy of service {i} failed", "session": "s"} for i in range(30)])
+    found: list[int] = []
+
+    def work(i: int) -> None:
+        found.append(len(memory.retrieve(f"service {i} deploy", agent="coder").items))
+
+    assert _in_threads(work, 6) == []
+    assert found == [10] * 6

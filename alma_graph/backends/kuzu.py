@@ -101,9 +101,14 @@ class KuzuBackend(Backend):
         self.vector_index_min_rows = vector_index_min_rows or int(
             os.environ.get("ALMA_KUZU_VECTOR_INDEX_MIN_ROWS", DEFAULT_VECTOR_INDEX_MIN_ROWS)
         )
-        readers = read_connections or int(os.environ.get("ALMA_KUZU_READ_CONNECTIONS", DEFAULT_READ_CONNECTIONS))
-        if readers < 1:
-            raise ValidationError("read_connections", f"must be at least 1, got {readers}")
+        readers = read_connections
+        if readers is None:
+            setting = os.environ.get("ALMA_KUZU_READ_CONNECTIONS", str(DEFAULT_READ_CONNECTIONS))
+            if not setting.strip().isdigit():
+                raise ValidationError("ALMA_KUZU_READ_CONNECTIONS", f"must be a whole number, got {setting!r}")
+            readers = int(setting)
+        if isinstance(readers, bool) or not isinstance(readers, int) or readers < 1:
+            raise ValidationError("read_connections", f"must be a whole number of at least 1, got {readers!r}")
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
             self._db = self.engine.Database(str(self.path))
