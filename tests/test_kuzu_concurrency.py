@@ -9,7 +9,7 @@ import time
 import pytest
 
 from alma_graph import GraphMemory
-from alma_graph.backends.kuzu_gate import is_read
+from alma_graph.backends.base import is_read
 from alma_graph.errors import ValidationError
 
 BATCH = 25
@@ -50,6 +50,13 @@ def _in_threads(work, n: int, stop: threading.Event | None = None, timeout: floa
     ("MATCH (n:Episode) WHERE n.id = $id RETURN n.text", True),
     ("CALL QUERY_FTS_INDEX('Episode', 'episode_text_fts', $q) WITH node, score RETURN node.id", True),
     ("CALL show_tables() RETURN name", True),
+    ("RETURN 1 AS ok", True),
+    ("CALL db.index.vector.queryNodes('i', $k, $q) YIELD node, score RETURN node.id", True),
+    ("CALL db.idx.fulltext.queryNodes('EpisodeDoc', $q) YIELD node RETURN node.id", True),
+    ("SHOW INDEXES YIELD name, state RETURN name", True),
+    ("MATCH (n:Episode) CALL db.create.setNodeVectorProperty(n, 'embedding', $v)", False),
+    ("CALL db.idx.fulltext.createNodeIndex('EpisodeDoc', 'text')", False),
+    ("CALL db.awaitIndexes(300)", False),  # not known to read: counted as a write (safe)
     ("MATCH (n:Episode) WHERE n.id = $id SET n.text = $t", False),
     ("MATCH (n:Episode) WHERE n.id = $id DETACH DELETE n", False),
     ("match (n:Agent) merge (n)-[:X]->(:Y)", False),
@@ -61,6 +68,25 @@ def _in_threads(work, n: int, stop: threading.Event | None = None, timeout: floa
 ])
 def test_only_statements_that_cannot_write_are_reads(cypher: str, read: bool):
     assert is_read(cypher) is read
+
+
+def test_a_retrieval_runs_its_reads_on_the_read_connections_side_by_side(memory, agent):
+    memory.remember_many(agent, [{"text": f"the {w} service failed after the deploy", "session": "s"}
+                                 for w in ("auth", "billing", "search", "upload")])
+    threads: set[str] = set()
+    execute = memory.backend.execute
+
+    def watched(cypher, params=None):
+        threads.add(threading.current_thread().name)
+        return execute(cypher, params)
+
+    memory.backend.execute = watched
+    try:
+        assert memory.retrieve("billing deploy", agent=agent).items
+    finally:
+        del memory.backend.execute
+    assert threading.current_thread().name in threads
+    assert any(name.startswith("alma-kuzu-read") for name in threads), threads
 
 
 def test_readers_in_tight_loops_do_not_starve_a_writer_or_each_other(memory, agent):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import random
+import re
 import threading
 import time
 from abc import ABC, abstractmethod
@@ -77,6 +78,33 @@ class SearchFilter:
 class Hit:
     id: str
     score: float  # vector: cosine similarity in [-1, 1]; text: the engine's BM25 score
+
+
+# Procedures of ours that only read, per database: Kuzu; Neo4j; FalkorDB; Memgraph; Neptune Analytics.
+_READ_PROCEDURES = frozenset(name.lower() for name in (
+    "QUERY_FTS_INDEX", "SHOW_TABLES", "SHOW_INDEXES",
+    "db.index.vector.queryNodes", "db.index.fulltext.queryNodes",
+    "db.idx.vector.queryNodes", "db.idx.fulltext.queryNodes", "db.indexes",
+    "vector_search.search", "text_search.search",
+    "neptune.algo.vectors.get", "neptune.algo.vectors.topK.byEmbedding",
+))
+_READ_START = re.compile(r"\s*(MATCH|OPTIONAL\s+MATCH|UNWIND|WITH|RETURN|CALL|SHOW)\b", re.IGNORECASE)
+_WRITING_CLAUSE = re.compile(
+    r"\b(CREATE|MERGE|SET|DELETE|DETACH|REMOVE|DROP|COPY|LOAD|ALTER|INSTALL|ATTACH|USE|EXPORT|IMPORT|"
+    r"CHECKPOINT|BEGIN|COMMIT|ROLLBACK)\b",
+    re.IGNORECASE,
+)
+_PROCEDURE = re.compile(r"\bCALL\s+([\w.]+)", re.IGNORECASE)
+
+
+def is_read(cypher: str) -> bool:
+    """Whether a statement of ours only reads: it starts like a read, names no writing clause and
+    calls only procedures known to read. Used to route reads to cluster followers and to let reads
+    share an embedded database; anything else counts as a write, which only costs time. Our
+    statements carry every value as a parameter, so keywords never hide inside literals."""
+    if not _READ_START.match(cypher) or _WRITING_CLAUSE.search(cypher):
+        return False
+    return all(name.lower() in _READ_PROCEDURES for name in _PROCEDURE.findall(cypher))
 
 
 _gathering = threading.local()  # marks the threads that run gathered reads

@@ -24,8 +24,8 @@ from contextlib import contextmanager
 from urllib.parse import unquote, urlparse
 
 from ..errors import BackendError, DependencyMissingError, TransientBackendError, ValidationError
-from .base import Row
-from .server import Transport, is_write, server_address
+from .base import Row, is_read
+from .server import Transport, server_address
 
 AUTH_OPTIONS = ("auth", "user", "password")
 _DATABASE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}")
@@ -127,7 +127,7 @@ class BoltTransport(Transport):
         try:
             if tx is not None:
                 return [record.data() for record in tx.run(cypher, params)]
-            routing = self._neo4j.RoutingControl.WRITE if is_write(cypher) else self._neo4j.RoutingControl.READ
+            routing = self._neo4j.RoutingControl.READ if is_read(cypher) else self._neo4j.RoutingControl.WRITE
             records, _, _ = self.driver.execute_query(
                 cypher, parameters_=dict(params), database_=self.database, routing_=routing
             )

@@ -30,9 +30,9 @@ import os
 import re
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from functools import partial
 from contextlib import contextmanager
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -40,8 +40,8 @@ import numpy as np
 from ..errors import BackendError, DatabaseLockedError, DependencyMissingError, ValidationError
 from ..schema import BOOL, FLOAT, INT, STRING, VECTOR, NodeKind, RelKind
 from ..validation import AGENT_NAME
-from .base import Backend, Hit, Row, SearchFilter, SideBySide, T
-from .kuzu_gate import ConnectionGate, Session, is_read
+from .base import Backend, Hit, Row, SearchFilter, SideBySide, T, is_read
+from .kuzu_gate import ConnectionGate, Session
 
 log = logging.getLogger(__name__)
 _REUSED = ("MATCH", "CALL QUERY_")  # statements whose prepared plans are kept

@@ -13,27 +13,11 @@ passed by readers that arrived after it.
 
 from __future__ import annotations
 
-import re
 import threading
 from collections import deque
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-
-# A statement that starts like a read and names no clause that writes. Anything else takes the
-# database alone: treating a read as a write only costs time, the reverse would break isolation.
-_READ_START = re.compile(r"\s*(MATCH|OPTIONAL\s+MATCH|UNWIND|WITH|RETURN|CALL\s+(QUERY_FTS_INDEX|SHOW_TABLES|SHOW_INDEXES)\b)",
-                         re.IGNORECASE)
-_WRITES = re.compile(
-    r"\b(CREATE|MERGE|SET|DELETE|DETACH|REMOVE|DROP|COPY|LOAD|ALTER|INSTALL|ATTACH|USE|EXPORT|"
-    r"IMPORT|CHECKPOINT|BEGIN|COMMIT|ROLLBACK|PROJECT_GRAPH|CALL\s+(?!QUERY_FTS_INDEX|SHOW_TABLES|SHOW_INDEXES)\w+)\b",
-    re.IGNORECASE,
-)
-
-
-def is_read(cypher: str) -> bool:
-    return bool(_READ_START.match(cypher)) and not _WRITES.search(cypher)
-
 
 @dataclass(eq=False)
 class Session:

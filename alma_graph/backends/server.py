@@ -14,7 +14,6 @@ there; that is the stated limit of such a database.
 
 from __future__ import annotations
 
-import re
 import threading
 from abc import ABC, abstractmethod
 from collections import defaultdict
@@ -29,7 +28,6 @@ from ..schema import FAMILIES, NodeKind, RelKind, node_kind
 from ..validation import identifier
 from .base import Backend, Hit, Row, SearchFilter, SideBySide, T
 
-_WRITE = re.compile(r"\b(CREATE|MERGE|SET|DELETE|REMOVE|DROP)\b|\bCALL\s+db\.(create|idx\.\w+\.create)", re.I)
 
 
 def index_name(label: str, what: str) -> str:
@@ -67,12 +65,6 @@ def server_address(url: str, default_port: int, form: str) -> tuple[ParseResult,
         raise ValidationError("url", f"{redact(url)!r} names no host ({form})")
     host = f"[{parsed.hostname}]" if ":" in parsed.hostname else parsed.hostname
     return parsed, host, port
-
-
-def is_write(cypher: str) -> bool:
-    """Whether a statement of ours writes (for routing reads to cluster followers). Our
-    statements carry every value as a parameter, so keywords never hide inside literals."""
-    return bool(_WRITE.search(cypher))
 
 
 class Transport(ABC):
