@@ -9,11 +9,14 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from collections.abc import Sequence
+from functools import partial
 
 import numpy as np
 
 from . import validation as v
 from .backends.base import Backend, Hit, SearchFilter
+from .concepts import WordVectors, stem
+from .embed.base import normalize_rows
 from .errors import ValidationError
 from .model import History, ProvenanceNode, ProvenanceStep
 from .schema import MEMORY_LABELS, NODE_KINDS, REL_KINDS, SCHEMA_INFO, SEARCHABLE_LABELS, node_kind
@@ -26,6 +29,7 @@ _WORD = re.compile(r"\w+")
 
 class GraphWalks:
     backend: Backend
+    word_vectors: WordVectors
 
     def labels_of(self, ids: Sequence[str], *, field: str = "id") -> dict[str, str]:
         """The label of each node; GraphStore implements it (it owns node lookups)."""
@@ -45,6 +49,36 @@ class GraphWalks:
 
     def similarities(self, label: str, ids: Sequence[str], vector: np.ndarray) -> dict[str, float]:
         return self.backend.similarities(label, ids, vector)
+
+    def concept_matches(self, label: str, ids: Sequence[str], vector: np.ndarray,
+                        ignore: frozenset[str] = frozenset()) -> dict[str, tuple[float, str | None]]:
+        """For each of the items that mention concepts: the similarity to `vector` of its concept
+        closest to it, and that concept; the words in `ignore` (the query's own, which the
+        full-text search already weighs), in any inflection, do not count. Items linked to no
+        concept are left out: they were stored before concepts existed, or by a database that
+        keeps no vectors."""
+        rows = self.backend.match_ids(f"(n:{label})-[:MENTIONS]->(c:Concept)", "n", ids,
+                                      "n.id AS id, c.id AS concept")
+        mentioned: dict[str, list[str]] = defaultdict(list)
+        for r in rows:
+            mentioned[r["id"]].append(r["concept"])
+        ignored = {stem(w) for w in ignore}
+        words = sorted({w for ws in mentioned.values() for w in ws if stem(w) not in ignored})
+        vectors = self.word_vectors.get(words, partial(self.backend.embeddings, "Concept"))
+        similar: dict[str, float] = {}
+        if vectors:  # cosines, as the database computes them (a zero vector scores 0)
+            rows = normalize_rows(np.stack(list(vectors.values())).astype(np.float32))
+            query = normalize_rows(np.array(vector, dtype=np.float32).reshape(1, -1))[0]  # a copy
+            similar = dict(zip(vectors, (rows @ query).tolist()))
+        out: dict[str, tuple[float, str | None]] = {}
+        for node_id, ws in mentioned.items():
+            own = [w for w in ws if stem(w) not in ignored]
+            scored = [(similar[w], w) for w in own if w in similar]
+            if scored:
+                out[node_id] = max(scored)
+            elif not own:  # it mentions nothing but the query's own words
+                out[node_id] = (0.0, None)
+        return out
 
     def session_neighbours(self, ids: Sequence[str], where: SearchFilter,
                            hops: int = 1) -> list[tuple[str, str, int]]:

@@ -276,10 +276,12 @@ class Explanation(BaseModel):
     )
     found_by: tuple[str, ...] = Field(description="How the item became a candidate.")
     via: str | None = Field(None, description="For graph expansion: the edge and the item it came from.")
+    concept: str | None = Field(None, description="The item's word closest in meaning to the query.")
 
     def __str__(self) -> str:
         parts = [f"{k}={f.value:.2f}x{f.weight:g}" for k, f in self.factors.items()]
         found = "+".join(self.found_by) + (f" via {self.via}" if self.via else "")
+        found += f", concept {self.concept!r}" if self.concept else ""
         return f"{' '.join(parts)} ({found})"
 
 

@@ -34,6 +34,11 @@ class NodeKind:
     def property_names(self) -> tuple[str, ...]:
         return tuple(name for name, _ in self.properties)
 
+    @property
+    def has_vector(self) -> bool:
+        """Whether the node carries an embedding, stored the way the database keeps vectors."""
+        return "embedding" in self.property_names
+
     def property_type(self, name: str) -> str:
         return dict(self.properties)[name]
 
@@ -102,6 +107,8 @@ WEBHOOK_DELIVERY = NodeKind(
      ("memory_id", STRING), ("seq", INT), ("payload", STRING), ("status", STRING), ("attempts", INT),
      ("next_attempt", INT), ("retry_since", INT), ("created_at", INT), ("last_error", STRING)),
 )
+# A content word that items mention (concepts.py), with the word's own vector; shared by all agents.
+CONCEPT = NodeKind("Concept", "id", (("id", STRING), ("embedding", VECTOR), ("created_at", INT)))
 SCHEMA_INFO = NodeKind(
     "AlmaGraphSchema",
     "key",
@@ -118,7 +125,7 @@ def memory_kind(label: str) -> NodeKind:
 MEMORY_KINDS: tuple[NodeKind, ...] = tuple(memory_kind(label) for label in MEMORY_TYPES)
 MEMORY_LABELS: tuple[str, ...] = tuple(k.label for k in MEMORY_KINDS)
 NODE_KINDS: tuple[NodeKind, ...] = (SCHEMA_INFO, AGENT, SESSION, EPISODE, API_KEY, WEBHOOK,
-                                 WEBHOOK_DELIVERY) + MEMORY_KINDS
+                                 WEBHOOK_DELIVERY, CONCEPT) + MEMORY_KINDS
 SEARCHABLE_LABELS: tuple[str, ...] = ("Episode",) + MEMORY_LABELS
 FAMILIES: dict[str, frozenset[str]] = {
     family: frozenset(k.label for k in NODE_KINDS if family in k.families)
@@ -140,6 +147,7 @@ REL_KINDS: tuple[RelKind, ...] = (
     RelKind("IN_SESSION", (("Episode", "Session"),)),
     RelKind("NEXT", (("Episode", "Episode"),)),
     RelKind("HAS_SESSION", (("Agent", "Session"),)),
+    RelKind("MENTIONS", tuple((label, "Concept") for label in SEARCHABLE_LABELS)),
     # Read permissions between agents: the owner grants (SHARES_WITH reader), or a reader is set
     # up to read another's memories (INHERITS_FROM owner).
     RelKind("SHARES_WITH", (("Agent", "Agent"),), (("at", INT),)),

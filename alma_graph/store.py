@@ -16,6 +16,7 @@ import numpy as np
 
 from . import validation as v
 from .backends.base import Backend, Row
+from .concepts import WordVectors, concepts
 from .embed import Embedder
 from .errors import NotFoundError, SchemaVersionError, TransientBackendError, ValidationError
 from .model import (
@@ -29,6 +30,7 @@ from .model import (
 from .graph_walks import GraphWalks, group_by_label as _group
 from .schema import (
     AGENT,
+    CONCEPT,
     EPISODE,
     MEMORY_LABELS,
     NODE_KINDS,
@@ -70,6 +72,22 @@ class EpisodeInput:
     metadata: dict[str, object] | None = None
 
 
+@dataclass(frozen=True)
+class Mentions:
+    """The concepts a batch of items mentions (in the items' order), and the concept nodes to
+    create for words the database did not have when the batch was prepared."""
+
+    per_item: list[list[str]]
+    new_concepts: list[Row]
+
+    def write(self, backend: Backend, label: str, ids: Sequence[str]) -> None:
+        """Inside the caller's atomic write, once the items exist: a rival writer may have added
+        some of the words since, which create_missing_nodes leaves as they are."""
+        backend.create_missing_nodes(CONCEPT, self.new_concepts)
+        backend.create_edges("MENTIONS", label, "Concept",
+                             [(node_id, word, {}) for node_id, words in zip(ids, self.per_item) for word in words])
+
+
 def new_id(prefix: str) -> str:
     return f"{prefix}_{uuid.uuid4().hex}"
 
@@ -102,6 +120,7 @@ class GraphStore(GraphWalks):
         self.backend = backend
         self.embedder = embedder
         self.dimension = embedder.dimension
+        self.word_vectors = WordVectors()
         self._open_schema()
 
     # -- schema -----------------------------------------------------------------------------
@@ -240,6 +259,7 @@ class GraphStore(GraphWalks):
         cls = MEMORY_TYPES[label]
         texts = [cls.render_text(item.fields) for item in items]
         vectors = self.embed(texts)
+        mentions = self.prepare_mentions(texts)
         now = v.now_ms()
         sources = self.labels_of([i for item in items for i in item.derived_from], field="derived_from")
         replaced = self.labels_of([i for item in items for i in (*item.supersedes, *item.merged_from)],
@@ -280,6 +300,7 @@ class GraphStore(GraphWalks):
         def write() -> None:
             self.backend.create_nodes(node_kind(label), rows)
             self.backend.create_edges("LEARNED", "Agent", label, learned)
+            mentions.write(self.backend, label, [row["id"] for row in rows])
             for target_label, pairs in derived.items():
                 self.backend.create_edges("DERIVED_FROM", label, target_label, pairs)
             for (rel, target_label), pairs in superseded.items():
@@ -364,8 +385,31 @@ class GraphStore(GraphWalks):
         )
 
     def delete(self, node_id: str) -> None:
+        """Delete a memory or episode with its edges, and the concepts nothing else mentions: a
+        word that only a deleted item used does not stay behind."""
         label = self.labels_of([node_id])[node_id]
+        mentioned = [r["id"] for r in self.backend.match_ids(
+            f"(n:{label})-[:MENTIONS]->(c:Concept)", "n", [node_id], "c.id AS id")]
         self.backend.delete_nodes(node_kind(label), [node_id])
+        if mentioned:
+            unmentioned = self.backend.execute(
+                "MATCH (c:Concept) WHERE c.id IN $ids OPTIONAL MATCH (c)<-[m:MENTIONS]-() "
+                "WITH c, count(m) AS n WHERE n = 0 RETURN c.id AS id", {"ids": mentioned})
+            self.backend.delete_nodes(CONCEPT, [r["id"] for r in unmentioned])
+
+    # -- concepts ---------------------------------------------------------------------------
+
+    def prepare_mentions(self, texts: Sequence[str]) -> Mentions:
+        """The concepts of each text, the words new to the database embedded now (outside the
+        write, like every embedding)."""
+        per_text = [concepts(text) for text in texts]
+        distinct = sorted({word for words in per_text for word in words})
+        known = {r["id"] for r in self.backend.match_ids("(n:Concept)", "n", distinct, "n.id AS id")}
+        new = [word for word in distinct if word not in known]
+        now = v.now_ms()
+        rows = [{"id": word, "embedding": vector, "created_at": now}
+                for word, vector in zip(new, self.embed(new) if new else ())]
+        return Mentions(per_text, rows)
 
     def record_access(self, memory_ids: Sequence[str], at_ms: int) -> None:
         if memory_ids:
@@ -425,6 +469,7 @@ class GraphStore(GraphWalks):
         # Embedded before the write (the model is slow), from the tails as they are now.
         contexts = episode_contexts(inputs, {s: t[2] for s, t in self._session_tails(sessions).items()})
         embeddings = self.embed(contexts)
+        mentions = self.prepare_mentions([e.text for e in inputs])
 
         def write() -> list[Row]:
             known = self.session_owners(sessions)
@@ -463,6 +508,7 @@ class GraphStore(GraphWalks):
             self.backend.create_nodes(EPISODE, rows)
             self.backend.create_edges("IN_SESSION", "Episode", "Session", [(r["id"], r["session"], {}) for r in rows])
             self.backend.create_edges("NEXT", "Episode", "Episode", next_pairs)
+            mentions.write(self.backend, "Episode", [r["id"] for r in rows])
             self._check_no_fork([tail for tail, _, _ in next_pairs])
             return rows
 

@@ -25,7 +25,7 @@ from alma_graph.schema import NODE_KINDS
 
 CYPHER = Path(__file__).resolve().parent.parent / "cypher"
 INSPECT = CYPHER / "inspect"
-QUERIES = ("agent_memories", "provenance", "superseded", "shared", "heaviest_sessions")
+QUERIES = ("agent_memories", "provenance", "superseded", "shared", "heaviest_sessions", "concepts")
 T0 = datetime(2026, 1, 1, 9, 0, tzinfo=timezone.utc)
 
 
@@ -262,6 +262,16 @@ def test_heaviest_sessions_count_episodes_with_agent_and_time_span(graph: Graph)
     heaviest = [session("coder-deploy", "coder", 4, 0, 5), session("review-pr-42", "reviewer", 3, 120, 125)]
     assert graph.run("heaviest_sessions", limit=2) == heaviest
     assert graph.run("heaviest_sessions", limit=10) == heaviest + [session("coder-pr-42", "coder", 2, 60, 61)]
+
+
+def test_concepts_count_the_items_of_one_agent_that_mention_each_word(graph: Graph) -> None:
+    top = graph.run("concepts", agent="reviewer", limit=50)
+    counts = {row["concept"]: row["items"] for row in top}
+    # "reviewer" opens two of the reviewer's episodes; "uploader" is in one episode and in the
+    # knowledge derived from what it led to; "jittered" is only ever the coder's word.
+    assert counts["reviewer"] == 2 and counts["uploader"] == 2 and "jittered" not in counts
+    assert [row["items"] for row in top] == sorted((row["items"] for row in top), reverse=True)
+    assert len(graph.run("concepts", agent="reviewer", limit=3)) == 3
 
 
 def test_falkordb_takes_parameters_written_into_the_query_as_the_readme_says(falkordb_url: str) -> None:

@@ -124,7 +124,8 @@ def _memgraph_with_everything() -> dict[str, list[dict]]:
         "SHOW CONSTRAINT INFO": [{"constraint type": "unique", "label": label, "properties": key}
                                  for label, key in KEYED],
         "SHOW VECTOR INDEX INFO": [{"index_name": f"alma_{label.lower()}_embedding", "label": label,
-                                    "size": 3, "capacity": 1024} for label in SEARCHABLE_LABELS],
+                                    "size": 3, "capacity": 1024}
+                                   for label in (k.label for k in NODE_KINDS if k.has_vector)],
     }
 
 

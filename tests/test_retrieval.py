@@ -12,7 +12,7 @@ import pytest
 
 from alma_graph import GraphMemory, MemoryScope, RetrievalConfig, ScoreWeights, ValidationError
 from alma_graph.services import scoring
-from alma_graph.services.retrieval import Retriever
+from alma_graph.services.retrieval import RetrievalRequest, Retriever
 
 T0 = datetime(2024, 3, 1, 9, 0, 0, tzinfo=timezone.utc)
 FACTORS = ("similarity", "recency", "success", "confidence", "importance")
@@ -178,7 +178,7 @@ def test_explanation_has_the_five_factors_with_default_weights(memory, agent, mi
         assert {k: f.weight for k, f in factors.items()} == {
             "similarity": 0.4, "recency": 0.3, "success": 0.2, "confidence": 0.1, "importance": 0.1}
         assert all(0.0 <= f.value <= 1.0 for f in factors.values())
-        assert set(item.explanation.relevance) == {"dense", "lexical", "graph"}
+        assert set(item.explanation.relevance) == {"dense", "lexical", "graph", "concept"}
         assert item.explanation.found_by and set(item.explanation.found_by) <= {"vector", "fulltext", "graph"}
         assert str(item.explanation)  # human-readable form does not fail
 
@@ -357,11 +357,14 @@ def test_a_turn_said_by_the_person_the_query_names_ranks_first(memory, agent):
         {"text": "Jon said Gina loves painting sunsets", "session": "s1", "metadata": {"speaker": "Jon"}},
         {"text": "I love painting sunsets", "session": "s2", "metadata": {"speaker": "Gina Lopez"}},
     ])
+    # The speaker lift alone: with hashing vectors a single word's cosine to the query is noise
+    # ("jon" 0.05, "sunsets" 0.0), enough to tip two turns this close.
+    memory.retriever = Retriever(memory.store, RetrievalConfig(concept_weight=0))
     found = memory.retrieve("What does Gina love painting?", agent, top_k=2)
     assert found[0].id == said[1].id
     assert found[0].explanation.relevance["speaker"] > 0
     assert "speaker" not in found[1].explanation.relevance
-    memory.retriever = Retriever(memory.store, RetrievalConfig(speaker_lift=0))  # the knob turns it off
+    memory.retriever = Retriever(memory.store, RetrievalConfig(concept_weight=0, speaker_lift=0))  # the knob turns it off
     assert all("speaker" not in i.explanation.relevance for i in memory.retrieve("Gina painting", agent))
 
 
@@ -411,3 +414,32 @@ def test_a_turn_appended_after_a_concurrent_write_is_embedded_with_the_new_tail(
     reply = memory.remember("I love it.", agent, session="s", timestamp=T0 + timedelta(seconds=1))
     stored = memory.store.backend.embeddings("Episode", [reply.id])[reply.id]
     assert stored == pytest.approx(memory.store.embed(["I love it.\nDo you like hiking?"])[0], abs=1e-6)
+
+
+CHAT = [
+    "Nate: I finally finished the level in that game last night, it took forever",
+    "Joanna: Congrats! Did you play with your friends online?",
+    "Nate: Yes, we played until three in the morning. Also I fed my turtles before bed",
+    "Joanna: Haha, you really love staying up late",
+    "Nate: My favourite dessert is coconut ice cream, I make it every week",
+    "Joanna: I went to the farmers market and bought fresh bread",
+]
+
+
+@pytest.mark.parametrize("question", ["What pets does Nate have?", "What animals does Nate take care of?"])
+def test_a_turn_that_names_an_instance_of_what_the_question_asks_about_is_lifted_by_that_word(tmp_path, question):
+    # The turn is mostly about a late game night; only its word "turtles" answers the question.
+    memory = GraphMemory(f"kuzu://{tmp_path / 'chat.kuzu'}", embedder="local")
+    memory.register_agent(MemoryScope(agent="nate"))
+    turtles = [memory.remember(text, "nate", session="s1") for text in CHAT][2].id
+
+    def rank(config: RetrievalConfig) -> tuple[int, str | None]:
+        items = list(Retriever(memory.store, config).retrieve(RetrievalRequest(query=question, agent="nate", top_k=6)).items)
+        position = next(i for i, item in enumerate(items) if item.episode.id == turtles)
+        return position, items[position].explanation.concept
+
+    with_concepts, word = rank(RetrievalConfig())
+    without, _ = rank(RetrievalConfig(concept_weight=0.0))
+    assert word == "turtles"
+    assert with_concepts < without
+    memory.close()

@@ -256,6 +256,7 @@ class Explanation:
     relevance: list[Evidence]
     found_by: list[str]
     via: str | None
+    concept: str | None = strawberry.field(description="The item's word closest in meaning to the query.")
     summary: str
 
 
@@ -354,7 +355,7 @@ def to_scored(item: model.ScoredItem, explain: bool) -> ScoredItem:
             factors=[Factor(name=k, value=f.value, weight=f.weight, contribution=f.contribution)
                      for k, f in e.factors.items()],
             relevance=[Evidence(name=k, value=val) for k, val in e.relevance.items()],
-            found_by=list(e.found_by), via=e.via, summary=str(e),
+            found_by=list(e.found_by), via=e.via, concept=e.concept, summary=str(e),
         )
     obj = item.memory if item.memory is not None else item.episode
     return ScoredItem(score=item.score, kind=item.kind, item=to_item(obj), source_ids=list(item.source_ids),  # type: ignore[arg-type]

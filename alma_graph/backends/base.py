@@ -191,6 +191,11 @@ class Backend(ABC):
         """Insert many nodes of one label in one batch (rows hold every property of the kind)."""
 
     @abstractmethod
+    def create_missing_nodes(self, kind: NodeKind, rows: Sequence[Row]) -> list[object]:
+        """Create the nodes whose key no node has yet, leaving the others as they are; the keys
+        created. Two writers adding one key at the same time create it once."""
+
+    @abstractmethod
     def create_edges(
         self, rel: str, from_label: str, to_label: str, pairs: Sequence[tuple[str, str, Row]]
     ) -> None:

@@ -56,7 +56,8 @@ INDEX_WAIT_S = 60  # how long a new schema's indexes may take to become queryabl
 
 
 def _doc(label: str) -> str:
-    """The label of the immutable nodes that carry a searchable label's indexed values."""
+    """The label of the immutable nodes that carry a label's indexed values (its vector; a
+    searchable label's text too)."""
     return f"{label}Doc"
 
 
@@ -186,13 +187,13 @@ class FalkorDBBackend(ServerBackend):
         self._create_index(doc, "text", "FULLTEXT", f"CALL db.idx.fulltext.createNodeIndex('{doc}', 'text')")
 
     def node_assignments(self, kind: NodeKind) -> str:
-        if kind.searchable:
+        if kind.has_vector:
             return (f"SET n = row, n.embedding = null "
                     f"CREATE (:{_doc(kind.label)} {{id: row.id, text: row.text, embedding: vecf32(row.embedding)}})")
         return "SET n = row"
 
     def delete_nodes(self, kind: NodeKind, keys: Sequence[object]) -> None:
-        if kind.searchable and keys:
+        if kind.has_vector and keys:
             self.execute(f"MATCH (v:{_doc(kind.label)}) WHERE v.id IN $keys DELETE v", {"keys": list(keys)})
         super().delete_nodes(kind, keys)
 

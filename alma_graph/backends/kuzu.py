@@ -371,6 +371,17 @@ class KuzuBackend(Backend):
             if not self._tx_depth:
                 self._maintain_indexes()
 
+    def create_missing_nodes(self, kind: NodeKind, rows: Sequence[Row]) -> list[object]:
+        if not rows:
+            return []
+        with self._gate.writing():  # one writer: nothing comes between the check and the create
+            keys = [row[kind.key] for row in rows]
+            taken = {r["k"] for r in self.execute(
+                f"MATCH (n:{kind.label}) WHERE n.{kind.key} IN $keys RETURN n.{kind.key} AS k", {"keys": keys})}
+            new = list({row[kind.key]: row for row in rows if row[kind.key] not in taken}.values())
+            self.create_nodes(kind, new)
+        return [row[kind.key] for row in new]
+
     def create_edges(self, rel: str, from_label: str, to_label: str,
                      pairs: Sequence[tuple[str, str, Row]]) -> None:
         if not pairs:

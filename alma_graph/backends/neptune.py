@@ -137,9 +137,11 @@ class _NeptuneBackend(ServerBackend):
     def text_query(self, label: str, predicate: str) -> str:
         raise BackendError(self.no_full_text)
 
-    def create_nodes(self, kind: NodeKind, rows: Sequence[Row]) -> None:
+    def _create(self, kind: NodeKind, rows: Sequence[Row], statement: str, *,
+                returns_keys: bool = False) -> list[object]:
         # Neptune stores no list values as properties: the embedding never goes in the SET.
-        super().create_nodes(kind, [{k: v for k, v in row.items() if k != "embedding"} for row in rows])
+        return super()._create(kind, [{k: v for k, v in row.items() if k != "embedding"} for row in rows],
+                               statement, returns_keys=returns_keys)
 
     def _count(self, label: str) -> int:
         return int(self.execute(f"MATCH (n:{label}) RETURN count(n) AS c")[0]["c"])
@@ -170,10 +172,13 @@ class NeptuneAnalyticsBackend(_NeptuneBackend):
                 f"vector index; this embedder makes {dimension}-d vectors"
             )
 
-    def create_nodes(self, kind: NodeKind, rows: Sequence[Row]) -> None:
-        super().create_nodes(kind, rows)
-        if kind.searchable:
-            self._upsert_vectors(kind, rows)
+    def _create(self, kind: NodeKind, rows: Sequence[Row], statement: str, *,
+                returns_keys: bool = False) -> list[object]:
+        created = super()._create(kind, rows, statement, returns_keys=returns_keys)
+        if kind.has_vector:
+            keys = set(created)
+            self._upsert_vectors(kind, [row for row in rows if row[kind.key] in keys])
+        return created
 
     def _upsert_vectors(self, kind: NodeKind, rows: Sequence[Row]) -> None:
         statement = (

@@ -24,7 +24,7 @@ from urllib.parse import ParseResult, urlparse
 import numpy as np
 
 from ..errors import BackendError, ValidationError
-from ..schema import FAMILIES, NodeKind, RelKind, node_kind
+from ..schema import FAMILIES, SCHEMA_INFO, NodeKind, RelKind, node_kind
 from ..validation import identifier
 from .base import Backend, Hit, Row, SearchFilter, SideBySide, T
 
@@ -201,8 +201,9 @@ class ServerBackend(Backend):
         for label, key in sorted(keyed):
             self.create_key_index(label, key)
         for kind in nodes:
-            if kind.searchable:
+            if kind.has_vector:
                 self.create_vector_index(kind.label, dimension)
+            if kind.searchable:
                 self.create_text_index(kind.label)
 
     @abstractmethod
@@ -224,17 +225,36 @@ class ServerBackend(Backend):
         return "SET n = row"
 
     def create_nodes(self, kind: NodeKind, rows: Sequence[Row]) -> None:
-        if not rows:
-            return
         labels = ":".join((kind.label, *kind.families))
-        statement = f"UNWIND $rows AS row CREATE (n:{labels}) {self.node_assignments(kind)}"
+        self._create(kind, rows, f"UNWIND $rows AS row CREATE (n:{labels}) {self.node_assignments(kind)}")
+
+    def create_missing_nodes(self, kind: NodeKind, rows: Sequence[Row]) -> list[object]:
+        if not rows:
+            return []
+        # Writers adding keys queue on one lock where the server has row locks; where it has not,
+        # the one statement decides (FalkorDB runs one query at a time).
+        self.lock_nodes(SCHEMA_INFO, ["schema"])
+        labels = ":".join((kind.label, *kind.families))
+        rows = list({row[kind.key]: row for row in rows}.values())  # one statement would create a repeat twice
+        return self._create(kind, rows, (
+            f"UNWIND $rows AS row OPTIONAL MATCH (x:{kind.label} {{{kind.key}: row.{kind.key}}}) "
+            f"WITH row WHERE x IS NULL CREATE (n:{labels}) {self.node_assignments(kind)} "
+            f"RETURN n.{kind.key} AS key"), returns_keys=True)
+
+    def _create(self, kind: NodeKind, rows: Sequence[Row], statement: str, *,
+                returns_keys: bool = False) -> list[object]:
+        """Run a node-creating statement over `rows` in batches; the keys it created."""
         created = getattr(self._local, "created", None)
+        keys: list[object] = []
         for start in range(0, len(rows), self.batch_size):
             batch = [plain({k: v for k, v in row.items() if v is not None})
                      for row in rows[start:start + self.batch_size]]
-            self.execute(statement, {"rows": batch})
+            result = self.execute(statement, {"rows": batch})
+            done = [r["key"] for r in result] if returns_keys else [r[kind.key] for r in batch]
             if created is not None:  # after it ran: a failed statement wrote nothing (atomic alone)
-                created[kind.label].extend(r[kind.key] for r in batch)
+                created[kind.label].extend(done)
+            keys += done
+        return keys
 
     def create_edges(self, rel: str, from_label: str, to_label: str,
                      pairs: Sequence[tuple[str, str, Row]]) -> None:

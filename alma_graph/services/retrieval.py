@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 import time
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from functools import partial
@@ -29,6 +29,7 @@ import numpy as np
 from .. import timephrases
 from .. import validation as v
 from ..backends.base import Hit, SearchFilter
+from ..concepts import words
 from ..errors import ValidationError
 from ..model import MEMORY_TYPES, Memory, MemorySlice, ScoredItem
 from ..schema import MEMORY_LABELS, SEARCHABLE_LABELS
@@ -52,6 +53,8 @@ class _Candidate:
     found_by: set[str] = field(default_factory=set)
     neighbour: float = 0.0
     via: str | None = None
+    concept: float | None = None  # the item's concept closest to the query (None: it has no concepts)
+    concept_word: str | None = None
     superseded: bool = False  # an invalidated match: it leads to its successor, never returned
 
     relevance: float = 0.0
@@ -116,7 +119,7 @@ class Retriever:
                 c.found_by.add("vector")
 
         self._mark_superseded(candidates, request)
-        self._fill_dense(candidates, query_vector)
+        self._fill(candidates, _by_label(candidates, candidates), request, query_vector)
         self._fuse(candidates)
         self._expand(candidates, request, query_vector)
         self._follow_supersession(candidates, request, query_vector)
@@ -135,11 +138,25 @@ class Retriever:
         found = self.store.backend.gather([partial(search, label, query, k, where) for label, where in wheres.items()])
         return list(zip(wheres, found))
 
-    def _similarities(self, ids_by_label: dict[str, list[str]], query_vector: np.ndarray) -> dict[str, float]:
-        """Each node's similarity to the query, the labels read side by side where the database can."""
-        found = self.store.backend.gather([partial(self.store.similarities, label, ids, query_vector)
-                                           for label, ids in ids_by_label.items()])
-        return {node_id: s for per_label in found for node_id, s in per_label.items()}
+    def _fill(self, candidates: dict[str, _Candidate], ids_by_label: dict[str, list[str]],
+              request: RetrievalRequest, query_vector: np.ndarray) -> None:
+        """The listed candidates' dense similarity (where no search gave it) and concept match,
+        every label's reads side by side where the database can."""
+        ignore = frozenset(words(request.query))
+        reads: list[tuple[str, Callable[[], dict]]] = []
+        for label, ids in ids_by_label.items():
+            unscored = [i for i in ids if candidates[i].dense is None]
+            if unscored:
+                reads.append(("dense", partial(self.store.similarities, label, unscored, query_vector)))
+            reads.append(("concept", partial(self.store.concept_matches, label, ids, query_vector, ignore)))
+        found = self.store.backend.gather([read for _, read in reads])
+        for (kind, _), per_label in zip(reads, found):
+            for node_id, value in per_label.items():
+                c = candidates[node_id]
+                if kind == "dense":
+                    c.dense = value
+                else:
+                    c.concept, c.concept_word = value
 
     def _mark_superseded(self, candidates: dict[str, _Candidate], request: RetrievalRequest) -> None:
         if request.include_invalidated:
@@ -165,21 +182,23 @@ class Retriever:
             for new_id, (_, label, _) in successors.items():
                 by_label[label].append(new_id)
             frontier = {}
+            new: dict[str, list[str]] = defaultdict(list)
             for label, ids in by_label.items():
                 valid = self.store.passing([label], ids, self._filter(label, request))
-                dense = self.store.similarities(label, [i for i in ids if i not in candidates], query_vector)
                 for new_id in ids:
                     old, _, lift = successors[new_id]
                     if new_id not in valid:
                         frontier[new_id] = lift
                         continue
-                    c = candidates.setdefault(new_id, _Candidate(label))
-                    if c.dense is None:
-                        c.dense = dense.get(new_id, 0.0)
+                    if new_id not in candidates:
+                        candidates[new_id] = _Candidate(label)
+                        new[label].append(new_id)
+                    c = candidates[new_id]
                     if self.config.neighbour_decay * lift > c.neighbour:
                         c.neighbour = self.config.neighbour_decay * lift
                         c.via = f"SUPERSEDES {old}"
                     c.found_by.add("graph")
+            self._fill(candidates, new, request, query_vector)
 
     def _fuse(self, candidates: dict[str, _Candidate]) -> None:
         """Each candidate's direct relevance from its dense and lexical evidence."""
@@ -189,15 +208,7 @@ class Retriever:
             c.lexical = c.lexical_raw / lexical_max
         dense_range = scoring.DenseRange.of([c.dense or 0.0 for c in items])
         for c in items:
-            c.direct = scoring.direct_relevance(dense_range(c.dense or 0.0), c.lexical, self.config)
-
-    def _fill_dense(self, candidates: dict[str, _Candidate], query_vector: np.ndarray) -> None:
-        missing: dict[str, list[str]] = defaultdict(list)
-        for node_id, c in candidates.items():
-            if c.dense is None:
-                missing[c.label].append(node_id)
-        for node_id, similarity in self._similarities(missing, query_vector).items():
-            candidates[node_id].dense = similarity
+            c.direct = scoring.direct_relevance(dense_range(c.dense or 0.0), c.lexical, c.concept, self.config)
 
     def _expand(self, candidates: dict[str, _Candidate], request: RetrievalRequest,
                 query_vector: np.ndarray) -> None:
@@ -233,10 +244,7 @@ class Retriever:
                 c.neighbour = lift
                 c.via = f"{edge} {seed}"
             c.found_by.add("graph")
-        dense = self._similarities(new, query_vector)
-        for ids in new.values():
-            for node_id in ids:
-                candidates[node_id].dense = dense.get(node_id, 0.0)
+        self._fill(candidates, new, request, query_vector)
 
     def _passing_sources(self, candidates: dict[str, _Candidate], memory_ids: list[str],
                          request: RetrievalRequest) -> list[tuple[str, str, str]]:
@@ -290,6 +298,8 @@ class Retriever:
                 relevance=scoring.lifted(c.relevance, lifts),
                 dense=c.dense or 0.0,
                 lexical=c.lexical,
+                concept=c.concept,
+                concept_word=c.concept_word,
                 graph=c.neighbour,
                 lifts=lifts,
                 recency_value=scoring.recency(int(when.timestamp() * 1000), now, config.recency_half_life_days),
@@ -329,6 +339,13 @@ class Retriever:
             items=tuple(items),
             took_ms=round((time.perf_counter() - started) * 1000, 3),
         )
+
+
+def _by_label(ids: Iterable[str], candidates: dict[str, _Candidate]) -> dict[str, list[str]]:
+    grouped: dict[str, list[str]] = defaultdict(list)
+    for node_id in ids:
+        grouped[candidates[node_id].label].append(node_id)
+    return grouped
 
 
 def _signals(obj: object, memory: Memory | None, references: int, now: int,

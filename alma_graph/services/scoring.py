@@ -8,9 +8,10 @@ The quality factors (recency, success, confidence, importance: see importance.py
 proportion to how relevant the item is: a plain weighted sum lets a fresh, confident memory about something else outrank the one
 the query asks about. With similarity 1 the formula is the plain weighted sum.
 
-`similarity` is itself evidence from three places, each in [0, 1]: the dense cosine, the
-lexical (BM25) score relative to the query's best, and the graph — how relevant the items it
-is linked to are (session neighbours, provenance).
+`similarity` is itself evidence from four places, each in [0, 1]: the dense cosine, the
+lexical (BM25) score relative to the query's best, the concept match — the cosine of the item's
+word closest to the query (concepts.py) — and the graph: how relevant the items it is linked to
+are (session neighbours, provenance).
 """
 
 from __future__ import annotations
@@ -53,6 +54,10 @@ class RetrievalConfig:
     importance: ImportanceWeights = field(default_factory=ImportanceWeights)  # how importance is computed
     candidates: int = 40  # per index (vector, full-text) per node label
     dense_weight: float = 0.65  # share of dense vs lexical evidence in the direct relevance
+    # How much the concept match counts beside the dense and lexical evidence together (which
+    # count 1): a question about "pets" meets the turn that says "my turtles" through the word,
+    # where the whole turn's vector is mostly about something else.
+    concept_weight: float = 0.5
     graph_weight: float = 0.5  # how far a strongly matching neighbour lifts an item
     expand_top: int = 25  # candidates whose graph neighbourhood is expanded
     neighbour_decay: float = 1.0  # a neighbour's relevance counts this much through one edge
@@ -114,9 +119,13 @@ class DenseRange:
         return min(1.0, max(0.0, (value - self.low) / (1.0 - self.low)))
 
 
-def direct_relevance(dense: float, lexical: float, config: RetrievalConfig) -> float:
-    """Dense (already scaled to [0, 1]) and lexical evidence, mixed."""
-    return config.dense_weight * dense + (1 - config.dense_weight) * lexical
+def direct_relevance(dense: float, lexical: float, concept: float | None, config: RetrievalConfig) -> float:
+    """Dense (already scaled to [0, 1]), lexical and concept evidence, mixed. An item without
+    concepts (stored before they existed) is scored on the other two alone."""
+    text = config.dense_weight * dense + (1 - config.dense_weight) * lexical
+    if concept is None:
+        return text
+    return (text + config.concept_weight * max(0.0, concept)) / (1 + config.concept_weight)
 
 
 def lifted(relevance: float, lifts: Mapping[str, float]) -> float:
@@ -135,6 +144,8 @@ def explain(
     dense: float,
     lexical: float,
     graph: float,
+    concept: float | None = None,
+    concept_word: str | None = None,
     recency_value: float,
     success_value: float,
     confidence_value: float,
@@ -160,8 +171,10 @@ def explain(
     explanation = Explanation(
         factors=factors,
         relevance={"dense": round(dense, 6), "lexical": round(lexical, 6), "graph": round(graph, 6),
+                   **({} if concept is None else {"concept": round(concept, 6)}),
                    **{name: round(value, 6) for name, value in (lifts or {}).items() if value}},
         found_by=found_by,
         via=via,
+        concept=concept_word,
     )
     return score, explanation

@@ -55,6 +55,7 @@ from alma_graph import GraphMemory
 from alma_graph.backends import open_backend
 from alma_graph.backends.base import Backend
 from alma_graph.backends.kuzu import _fts_index
+from alma_graph.concepts import concepts
 from alma_graph.embed import make_embedder
 from alma_graph.local_falkordb import HOST, LocalFalkorDB
 from alma_graph.model import MEMORY_TYPES
@@ -226,7 +227,9 @@ def measure(size: int, spec: str, n_queries: int, backends: list[str], do_profil
     r |= {"size": size, "alma_graph_sources": sources_fingerprint(), "items": len(texts), "memories": len(memories),
           "episodes": len(texts) - len(memories), "queries": n_queries, "backends": {}}
     scale.stage(size, f"embedding {len(texts):,} texts and {len(qs)} queries once")
-    embedder, r["embedder_texts_s"] = embed_once(spec, texts, qs)
+    # The concepts too: ingest embeds each new word (an episode's words are a prefix of its context's).
+    words = sorted({word for text in texts for word in concepts(text)})
+    embedder, r["embedder_texts_s"] = embed_once(spec, texts, qs + words)
     work = scale.STATE["work"] = Path(tempfile.mkdtemp(prefix=f"alma-backends-{size}-"))
     try:
         for name in backends:

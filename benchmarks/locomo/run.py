@@ -81,7 +81,7 @@ def recall(found: list[str], evidence: tuple[str, ...]) -> float:
 def evaluate(paths: list[str], k: int, embedder_spec: str, extra_k: tuple[int, ...], judge=None,
              judge_limit: int | None = None) -> dict:
     embedder = make_embedder(embedder_spec)
-    methods = ["alma-graph", "bm25", "dense", "fusion"]  # alma-no-graph is measured beside them
+    methods = ["alma-graph", "bm25", "dense", "fusion"]  # the ablations are measured beside them
     ks = sorted({k, *extra_k})
     per_q: dict[str, list[dict]] = defaultdict(list)
     latencies: list[float] = []
@@ -92,8 +92,10 @@ def evaluate(paths: list[str], k: int, embedder_spec: str, extra_k: tuple[int, .
     judged = 0
     with tempfile.TemporaryDirectory() as folder:
         memory = GraphMemory(f"kuzu://{folder}/locomo", embedder=embedder)
-        # The same store and candidates without the graph: what expansion along edges adds.
-        no_graph = Retriever(memory.store, RetrievalConfig(expand_top=0, graph_weight=0.0))
+        # The same store and candidates with one part switched off: what it adds. Without the
+        # graph: no expansion along edges; without concepts: no match on an item's closest word.
+        ablations = {"alma-no-graph": Retriever(memory.store, RetrievalConfig(expand_top=0, graph_weight=0.0)),
+                     "alma-no-concepts": Retriever(memory.store, RetrievalConfig(concept_weight=0.0))}
         # Every conversation is stored before any question is asked, as in a store many agents
         # share: full-text scores depend on the whole index, so results must not depend on how
         # many conversations came before.
@@ -115,13 +117,14 @@ def evaluate(paths: list[str], k: int, embedder_spec: str, extra_k: tuple[int, .
                 started = time.perf_counter()
                 result = memory.retrieve(q.question, agent, top_k=max(ks))
                 latencies.append((time.perf_counter() - started) * 1000)
-                flat = no_graph.retrieve(RetrievalRequest(query=q.question, agent=agent, top_k=max(ks)))
-                for kk in ks:
-                    found = [sid for item in flat.items[:kk] for sid in item.source_ids]
-                    per_q[f"alma-no-graph@{kk}"].append({
-                        "category": q.category, "recall": recall(found, q.evidence),
-                        "hit": float(bool(set(found) & set(q.evidence))),
-                        "tokens": sum(count_tokens(i.text) for i in flat.items[:kk])})
+                for name, ablation in ablations.items():
+                    less = ablation.retrieve(RetrievalRequest(query=q.question, agent=agent, top_k=max(ks)))
+                    for kk in ks:
+                        found = [sid for item in less.items[:kk] for sid in item.source_ids]
+                        per_q[f"{name}@{kk}"].append({
+                            "category": q.category, "recall": recall(found, q.evidence),
+                            "hit": float(bool(set(found) & set(q.evidence))),
+                            "tokens": sum(count_tokens(i.text) for i in less.items[:kk])})
                 if judge is not None and (judge_limit is None or judged < judge_limit):
                     judged += 1
                     dates = {t.dia_id: t.timestamp.date().isoformat() for t in conversation.turns}
@@ -208,9 +211,9 @@ def print_table(report: dict) -> None:
             "recall_single-hop", "context_tokens"]
     print(f"LoCoMo retrieval, embedder {report['embedder']}, {len(report['conversations'])} conversations, "
           f"{next(iter(report['methods'].values()))['questions']} questions (categories 1-4)")
-    print(f"{'method':<16}" + "".join(f"{c.replace('recall_', 'r:'):>15}" for c in cols))
+    print(f"{'method':<18}" + "".join(f"{c.replace('recall_', 'r:'):>15}" for c in cols))
     for name, entry in sorted(report["methods"].items(), key=lambda kv: (int(kv[0].split('@')[1]), kv[0])):
-        print(f"{name:<16}" + "".join(f"{entry[c]:>15.3f}" if entry[c] is not None else f"{'-':>15}" for c in cols))
+        print(f"{name:<18}" + "".join(f"{entry[c]:>15.3f}" if entry[c] is not None else f"{'-':>15}" for c in cols))
     lat = report["alma_retrieve_ms"]
     print(f"alma-graph retrieve p50 {lat['p50']:.1f} ms, p95 {lat['p95']:.1f} ms; ingest of {report['turns']:,} turns {report['ingest_s']:.1f} s; "
           f"whole conversation ~{report['mean_conversation_tokens']:.0f} tokens")

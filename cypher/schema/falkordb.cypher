@@ -13,6 +13,8 @@ CREATE INDEX FOR (n:AntiPattern) ON (n.id);
 // redis-cli: GRAPH.CONSTRAINT CREATE <graph> UNIQUE NODE AntiPattern PROPERTIES 1 id
 CREATE INDEX FOR (n:ApiKey) ON (n.id);
 // redis-cli: GRAPH.CONSTRAINT CREATE <graph> UNIQUE NODE ApiKey PROPERTIES 1 id
+CREATE INDEX FOR (n:Concept) ON (n.id);
+// redis-cli: GRAPH.CONSTRAINT CREATE <graph> UNIQUE NODE Concept PROPERTIES 1 id
 CREATE INDEX FOR (n:DomainKnowledge) ON (n.id);
 // redis-cli: GRAPH.CONSTRAINT CREATE <graph> UNIQUE NODE DomainKnowledge PROPERTIES 1 id
 CREATE INDEX FOR (n:Episode) ON (n.id);
@@ -37,6 +39,9 @@ CREATE INDEX FOR (n:EpisodeDoc) ON (n.id);
 // redis-cli: GRAPH.CONSTRAINT CREATE <graph> UNIQUE NODE EpisodeDoc PROPERTIES 1 id
 CREATE VECTOR INDEX FOR (v:EpisodeDoc) ON (v.embedding) OPTIONS {dimension: 384, similarityFunction: 'cosine', efRuntime: 200};
 CALL db.idx.fulltext.createNodeIndex('EpisodeDoc', 'text');
+CREATE INDEX FOR (n:ConceptDoc) ON (n.id);
+// redis-cli: GRAPH.CONSTRAINT CREATE <graph> UNIQUE NODE ConceptDoc PROPERTIES 1 id
+CREATE VECTOR INDEX FOR (v:ConceptDoc) ON (v.embedding) OPTIONS {dimension: 384, similarityFunction: 'cosine', efRuntime: 200};
 CREATE INDEX FOR (n:HeuristicDoc) ON (n.id);
 // redis-cli: GRAPH.CONSTRAINT CREATE <graph> UNIQUE NODE HeuristicDoc PROPERTIES 1 id
 CREATE VECTOR INDEX FOR (v:HeuristicDoc) ON (v.embedding) OPTIONS {dimension: 384, similarityFunction: 'cosine', efRuntime: 200};

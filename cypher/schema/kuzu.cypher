@@ -16,6 +16,7 @@ CREATE NODE TABLE IF NOT EXISTS Episode(id STRING, agent STRING, session STRING,
 CREATE NODE TABLE IF NOT EXISTS ApiKey(id STRING, agent STRING, admin BOOLEAN, secret_sha256 STRING, label STRING, created_at INT64, revoked_at INT64, PRIMARY KEY (id));
 CREATE NODE TABLE IF NOT EXISTS Webhook(id STRING, url STRING, events STRING, secret STRING, status STRING, created_at INT64, failed_at INT64, last_error STRING, retry_at INT64, delivered_count INT64, last_delivered_at INT64, PRIMARY KEY (id));
 CREATE NODE TABLE IF NOT EXISTS WebhookDelivery(id STRING, webhook STRING, event_id STRING, event_type STRING, memory_id STRING, seq INT64, payload STRING, status STRING, attempts INT64, next_attempt INT64, retry_since INT64, created_at INT64, last_error STRING, PRIMARY KEY (id));
+CREATE NODE TABLE IF NOT EXISTS Concept(id STRING, embedding FLOAT[384], created_at INT64, PRIMARY KEY (id));
 CREATE NODE TABLE IF NOT EXISTS Heuristic(id STRING, agent STRING, text STRING, embedding FLOAT[384], created_at INT64, updated_at INT64, valid_from INT64, valid_to INT64, invalidated_at INT64, confidence DOUBLE, importance DOUBLE, access_count INT64, last_access INT64, metadata STRING, condition STRING, strategy STRING, occurrence_count INT64, success_count INT64, PRIMARY KEY (id));
 CREATE NODE TABLE IF NOT EXISTS Outcome(id STRING, agent STRING, text STRING, embedding FLOAT[384], created_at INT64, updated_at INT64, valid_from INT64, valid_to INT64, invalidated_at INT64, confidence DOUBLE, importance DOUBLE, access_count INT64, last_access INT64, metadata STRING, task STRING, task_type STRING, success BOOLEAN, strategy_used STRING, duration_ms DOUBLE, error STRING, PRIMARY KEY (id));
 CREATE NODE TABLE IF NOT EXISTS UserPreference(id STRING, agent STRING, text STRING, embedding FLOAT[384], created_at INT64, updated_at INT64, valid_from INT64, valid_to INT64, invalidated_at INT64, confidence DOUBLE, importance DOUBLE, access_count INT64, last_access INT64, metadata STRING, user STRING, category STRING, preference STRING, source STRING, PRIMARY KEY (id));
@@ -28,6 +29,7 @@ CREATE REL TABLE IF NOT EXISTS MERGED_FROM(FROM Heuristic TO Heuristic, FROM Out
 CREATE REL TABLE IF NOT EXISTS IN_SESSION(FROM Episode TO Session);
 CREATE REL TABLE IF NOT EXISTS NEXT(FROM Episode TO Episode);
 CREATE REL TABLE IF NOT EXISTS HAS_SESSION(FROM Agent TO Session);
+CREATE REL TABLE IF NOT EXISTS MENTIONS(FROM Episode TO Concept, FROM Heuristic TO Concept, FROM Outcome TO Concept, FROM UserPreference TO Concept, FROM DomainKnowledge TO Concept, FROM AntiPattern TO Concept);
 CREATE REL TABLE IF NOT EXISTS SHARES_WITH(FROM Agent TO Agent, at INT64);
 CREATE REL TABLE IF NOT EXISTS INHERITS_FROM(FROM Agent TO Agent, at INT64);
 CALL CREATE_FTS_INDEX('Episode', 'episode_text_fts', ['text']);

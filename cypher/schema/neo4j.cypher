@@ -8,6 +8,7 @@ CREATE CONSTRAINT alma_agent_name_unique IF NOT EXISTS FOR (n:Agent) REQUIRE n.n
 CREATE CONSTRAINT alma_almagraphschema_key_unique IF NOT EXISTS FOR (n:AlmaGraphSchema) REQUIRE n.key IS UNIQUE;
 CREATE CONSTRAINT alma_antipattern_id_unique IF NOT EXISTS FOR (n:AntiPattern) REQUIRE n.id IS UNIQUE;
 CREATE CONSTRAINT alma_apikey_id_unique IF NOT EXISTS FOR (n:ApiKey) REQUIRE n.id IS UNIQUE;
+CREATE CONSTRAINT alma_concept_id_unique IF NOT EXISTS FOR (n:Concept) REQUIRE n.id IS UNIQUE;
 CREATE CONSTRAINT alma_domainknowledge_id_unique IF NOT EXISTS FOR (n:DomainKnowledge) REQUIRE n.id IS UNIQUE;
 CREATE CONSTRAINT alma_episode_id_unique IF NOT EXISTS FOR (n:Episode) REQUIRE n.id IS UNIQUE;
 CREATE CONSTRAINT alma_heuristic_id_unique IF NOT EXISTS FOR (n:Heuristic) REQUIRE n.id IS UNIQUE;
@@ -20,6 +21,7 @@ CREATE CONSTRAINT alma_webhook_id_unique IF NOT EXISTS FOR (n:Webhook) REQUIRE n
 CREATE CONSTRAINT alma_webhookdelivery_id_unique IF NOT EXISTS FOR (n:WebhookDelivery) REQUIRE n.id IS UNIQUE;
 CREATE VECTOR INDEX alma_episode_embedding IF NOT EXISTS FOR (n:Episode) ON (n.embedding) OPTIONS {indexConfig: {`vector.dimensions`: 384, `vector.similarity_function`: 'cosine'}};
 CREATE FULLTEXT INDEX alma_episode_text IF NOT EXISTS FOR (n:Episode) ON EACH [n.text];
+CREATE VECTOR INDEX alma_concept_embedding IF NOT EXISTS FOR (n:Concept) ON (n.embedding) OPTIONS {indexConfig: {`vector.dimensions`: 384, `vector.similarity_function`: 'cosine'}};
 CREATE VECTOR INDEX alma_heuristic_embedding IF NOT EXISTS FOR (n:Heuristic) ON (n.embedding) OPTIONS {indexConfig: {`vector.dimensions`: 384, `vector.similarity_function`: 'cosine'}};
 CREATE FULLTEXT INDEX alma_heuristic_text IF NOT EXISTS FOR (n:Heuristic) ON EACH [n.text];
 CREATE VECTOR INDEX alma_outcome_embedding IF NOT EXISTS FOR (n:Outcome) ON (n.embedding) OPTIONS {indexConfig: {`vector.dimensions`: 384, `vector.similarity_function`: 'cosine'}};

@@ -116,6 +116,8 @@ def fail_on(monkeypatch, memory, rel: str) -> None:
     ("HAS_SESSION", lambda m, i: m.remember("the first turn of a new session", "coder", session="s2")),
     ("DERIVED_FROM", lambda m, i: m.add_knowledge("coder", domain="d", fact="f", derived_from=[i["episode"]])),
     ("SUPERSEDES", lambda m, i: m.update(i["knowledge"], fact="deploys need no plan")),
+    # The new words' Concept nodes are written just before their MENTIONS edges.
+    ("MENTIONS", lambda m, i: m.add_knowledge("coder", domain="zoology", fact="axolotls regrow limbs")),
 ])
 def test_a_write_that_fails_halfway_leaves_nothing_behind(monkeypatch, memory, stored, rel, write):
     before = memory.stats()

@@ -1,0 +1,74 @@
+"""Concepts on every backend: each content word is one node with its own vector, shared by the
+items that mention it; a word already known is not embedded again; concurrent writers of one
+word create it once; deleting the last item that mentions a word deletes the word; retrieval
+reads the word of an item closest to the query."""
+
+from __future__ import annotations
+
+import pytest
+
+from alma_graph.concepts import concepts
+from alma_graph.schema import CONCEPT
+
+from .graph_checks import count
+
+
+def mentioned(memory, node_id: str) -> set[str]:
+    rows = memory.backend.execute("MATCH (n)-[:MENTIONS]->(c:Concept) WHERE n.id = $id RETURN c.id AS word",
+                                  {"id": node_id})
+    return {r["word"] for r in rows}
+
+
+def test_items_mention_their_concepts_and_share_one_node_per_word(memory, agent):
+    first = memory.remember("Nate: I took my turtles to the lake", agent, session="s1")
+    second = memory.remember("Joanna: your turtles look happy", agent, session="s1")
+    fact = memory.add_knowledge(agent, domain="pets", fact="turtles live for decades")
+    assert mentioned(memory, first.id) == set(concepts(first.text)) == {"nate", "took", "turtles", "lake"}
+    assert mentioned(memory, second.id) == set(concepts(second.text))
+    assert mentioned(memory, fact.id) == set(concepts(fact.text))
+    assert count(memory, "MATCH (c:Concept {id: 'turtles'}) RETURN count(c) AS c") == 1
+    assert count(memory, "MATCH (:Concept {id: 'turtles'})<-[m:MENTIONS]-() RETURN count(m) AS c") == 3
+
+
+def test_a_known_word_is_not_embedded_again(memory, agent, monkeypatch):
+    memory.remember("turtles swim in the lake", agent, session="s1")
+    embedded: list[str] = []
+    embed = memory.store.embed
+    monkeypatch.setattr(memory.store, "embed", lambda texts: embedded.extend(texts) or embed(texts))
+    memory.remember("turtles sleep under the bridge", agent, session="s1")
+    assert {"sleep", "bridge"} <= set(embedded) and not {"turtles", "lake", "swim"} & set(embedded)
+
+
+def test_create_missing_nodes_creates_each_key_once(memory, agent):
+    memory.remember("turtles swim", agent, session="s1")
+    vector = memory.store.embed(["x"])[0]
+    rows = [{"id": w, "embedding": vector, "created_at": 1} for w in ("turtles", "otters", "otters", "newts")]
+    created = memory.backend.create_missing_nodes(CONCEPT, rows)
+    assert sorted(created) == ["newts", "otters"]
+    assert memory.backend.create_missing_nodes(CONCEPT, rows) == []
+    assert count(memory, "MATCH (c:Concept) WHERE c.id IN ['turtles', 'otters', 'newts'] RETURN count(c) AS c") == 3
+
+
+def test_deleting_the_last_item_that_mentions_a_word_deletes_the_word(memory, agent):
+    shared = memory.add_knowledge(agent, domain="pets", fact="turtles like warm water")
+    only = memory.add_knowledge(agent, domain="pets", fact="turtles hibernate underground")
+    memory.forget(only.id, hard=True)
+    words = {r["w"] for r in memory.backend.execute("MATCH (c:Concept) RETURN c.id AS w")}
+    assert {"turtles", "warm", "water", "pets"} <= words
+    assert not {"hibernate", "underground"} & words
+    memory.forget(shared.id, hard=True)
+    assert count(memory, "MATCH (c:Concept) RETURN count(c) AS c") == 0
+
+
+@pytest.mark.requires("vector_search")
+def test_concept_matches_give_the_word_closest_to_the_query(memory, agent):
+    episode = memory.remember("Nate: I took my turtles to the lake", agent, session="s1")
+    query = memory.store.embed(["turtles"])[0]
+    best = memory.store.concept_matches("Episode", [episode.id], query)
+    assert best[episode.id][1] == "turtles"
+    assert best[episode.id][0] == pytest.approx(1.0, abs=2e-3)
+    # The query's own words are left to the full-text search: the next closest word counts.
+    other = memory.store.concept_matches("Episode", [episode.id], query, frozenset({"turtles"}))
+    assert other[episode.id][1] in {"nate", "took", "lake"} and other[episode.id][0] < 0.5
+    assert memory.store.concept_matches("Episode", [episode.id], query, frozenset(concepts(episode.text))) \
+        == {episode.id: (0.0, None)}
