@@ -70,6 +70,7 @@ def test_evaluate_reports_every_method_and_category(conversation_file: Path):
     report = run.evaluate([str(conversation_file)], k=2, embedder_spec="hashing", extra_k=(3,))
     methods = ("alma-graph", "alma-no-graph", "alma-no-concepts", "bm25", "dense", "fusion")
     assert set(report["methods"]) == {f"{m}@{k}" for m in methods for k in (2, 3)}
+    assert set(report["cached_retrieve_ms"]) == {"alma-graph, embedding cached", "alma-no-graph", "alma-no-concepts"}
     entry = report["methods"]["alma-graph@2"]
     assert entry["questions"] == 3  # category 5 is left out
     assert entry["recall_single-hop"] == 1.0  # "What did Ann plant?" finds D1:1

@@ -443,3 +443,10 @@ def test_a_turn_that_names_an_instance_of_what_the_question_asks_about_is_lifted
     assert word == "turtles"
     assert with_concepts < without
     memory.close()
+
+
+@pytest.mark.parametrize("weight", [-0.5, float("nan"), "0.5", True])
+def test_a_bad_concept_weight_is_a_validation_error_naming_it(weight):
+    with pytest.raises(ValidationError) as err:
+        RetrievalConfig(concept_weight=weight)
+    assert err.value.field == "concept_weight"

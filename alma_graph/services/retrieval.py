@@ -140,15 +140,16 @@ class Retriever:
 
     def _fill(self, candidates: dict[str, _Candidate], ids_by_label: dict[str, list[str]],
               request: RetrievalRequest, query_vector: np.ndarray) -> None:
-        """The listed candidates' dense similarity (where no search gave it) and concept match,
-        every label's reads side by side where the database can."""
+        """The listed candidates' dense similarity (where no search gave it) and concept match
+        (unless its weight is 0), every label's reads side by side where the database can."""
         ignore = frozenset(words(request.query))
         reads: list[tuple[str, Callable[[], dict]]] = []
         for label, ids in ids_by_label.items():
             unscored = [i for i in ids if candidates[i].dense is None]
             if unscored:
                 reads.append(("dense", partial(self.store.similarities, label, unscored, query_vector)))
-            reads.append(("concept", partial(self.store.concept_matches, label, ids, query_vector, ignore)))
+            if self.config.concept_weight > 0:
+                reads.append(("concept", partial(self.store.concept_matches, label, ids, query_vector, ignore)))
         found = self.store.backend.gather([read for _, read in reads])
         for (kind, _), per_label in zip(reads, found):
             for node_id, value in per_label.items():

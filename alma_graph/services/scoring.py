@@ -73,6 +73,11 @@ class RetrievalConfig:
     # about her or what she said to them.
     speaker_lift: float = 0.15
 
+    def __post_init__(self) -> None:
+        weight = self.concept_weight
+        if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not 0 <= weight < float("inf"):
+            raise ValidationError("concept_weight", f"must be a non-negative number, got {weight!r}")
+
 
 def recency(item_ms: int, now_ms: int, half_life_days: float) -> float:
     """1 for now, halving every `half_life_days`; future times count as now."""
