@@ -318,6 +318,16 @@ def _locomo_turns(path: Path) -> tuple[list[dict], list[dict]]:
     return conversation.episodes(), questions
 
 
+def cmd_index_concepts(args: argparse.Namespace) -> int:
+    with _open(args) as memory:
+        linked = memory.link_concepts()
+    for label, count in linked.items():
+        print(f"{label}: linked {count:,} items to their concepts")
+    if not linked:
+        print("nothing to do: every memory and episode with content words already mentions its concepts")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     found = (Path(__file__).resolve().parents[2] / LOCOMO_DIR, Path.cwd().parent / LOCOMO_DIR)
     data = None if args.sample else Path(args.data) if args.data else next((d for d in found if d.is_dir()), None)
@@ -465,6 +475,8 @@ def _parser() -> argparse.ArgumentParser:
     flags(command(sub, "stats", cmd_stats, "node and edge counts, index status"), ("--json", "print JSON"))
     index = sub.add_parser("index", help="search indexes").add_subparsers(dest="action", required=True)
     command(index, "refresh", cmd_index_refresh, "build vector indexes for tables that have outgrown exact search")
+    command(index, "concepts", cmd_index_concepts,
+            "link memories and episodes stored before concepts existed to their concepts")
 
     p = command(sub, "serve", cmd_serve, "serve the GraphQL API (GraphiQL at /graphql)")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")

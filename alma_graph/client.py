@@ -272,6 +272,11 @@ class GraphMemory:
         """Build vector indexes for tables that have outgrown exact search."""
         return self.backend.refresh_indexes()
 
+    def link_concepts(self) -> dict[str, int]:
+        """Link the memories and episodes stored before concepts existed to their concepts (the
+        words retrieval matches a query's meaning against); items linked per label."""
+        return self.store.link_unlinked_items()
+
     def consolidate(self, agent: str, memory_type: str | None = None, similarity_threshold: float | None = None,
                     dry_run: bool = False) -> ConsolidationResult:
         """Merge `agent`'s near-duplicate memories (of `memory_type`, or of every type but Outcome):

@@ -11,6 +11,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 
@@ -398,6 +399,26 @@ class GraphStore(GraphWalks):
             self.backend.delete_nodes(CONCEPT, [r["id"] for r in unmentioned])
 
     # -- concepts ---------------------------------------------------------------------------
+
+    def link_unlinked_items(self, batch: int = 1000) -> dict[str, int]:
+        """Write the concepts of the items that mention none (stored before concepts existed),
+        `batch` items to a write; how many items of each label were linked. Items without a
+        content word stay unlinked and are passed over."""
+        linked: dict[str, int] = {}
+        for label in SEARCHABLE_LABELS:
+            after = ""
+            while rows := self.backend.execute(
+                f"MATCH (n:{label}) WHERE n.id > $after OPTIONAL MATCH (n)-[m:MENTIONS]->() "
+                "WITH n, count(m) AS k WHERE k = 0 RETURN n.id AS id, n.text AS text ORDER BY id LIMIT $batch",
+                {"after": after, "batch": batch},
+            ):
+                after = rows[-1]["id"]
+                mentions = self.prepare_mentions([r["text"] for r in rows])
+                ids = [r["id"] for r in rows]
+                self.backend.atomically(partial(mentions.write, self.backend, label, ids))
+                if count := sum(1 for words in mentions.per_item if words):
+                    linked[label] = linked.get(label, 0) + count
+        return linked
 
     def prepare_mentions(self, texts: Sequence[str]) -> Mentions:
         """The concepts of each text, the words new to the database embedded now (outside the

@@ -246,6 +246,21 @@ def test_index_refresh(cli) -> None:
     assert code == 0 and "nothing to do" in out and "Episode" in out
 
 
+def test_index_concepts_links_items_stored_before_concepts_existed(cli, url: str) -> None:
+    cli("agent", "add", "a")
+    with GraphMemory(url, embedder="hashing") as memory:
+        memory.remember_many("a", [{"text": "turtles swim in the lake", "session": "s"},
+                                   {"text": "ok", "session": "s"}])
+        memory.add_knowledge("a", domain="pets", fact="turtles live for decades")
+        memory.backend.execute("MATCH ()-[m:MENTIONS]->() DELETE m")  # as a database written before concepts
+        memory.backend.execute("MATCH (c:Concept) DELETE c")
+    code, out, _ = cli("index", "concepts")
+    assert code == 0 and out == "Episode: linked 1 items to their concepts\nDomainKnowledge: linked 1 items to their concepts\n"
+    assert stats(cli)["edges"]["MENTIONS"] == 7  # turtles swim lake; pets turtles live decades
+    code, out, _ = cli("index", "concepts")
+    assert code == 0 and "nothing to do" in out
+
+
 def test_global_options_after_the_command(url: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["agent", "add", "late", "--url", url, "--embedder", "hashing"]) == 0
     assert main(["--url", url, "--embedder", "hashing", "agent", "list"]) == 0

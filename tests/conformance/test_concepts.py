@@ -72,3 +72,16 @@ def test_concept_matches_give_the_word_closest_to_the_query(memory, agent):
     assert other[episode.id][1] in {"nate", "took", "lake"} and other[episode.id][0] < 0.5
     assert memory.store.concept_matches("Episode", [episode.id], query, frozenset(concepts(episode.text))) \
         == {episode.id: (0.0, None)}
+
+
+def test_items_stored_before_concepts_existed_are_linked_on_request(memory, agent):
+    episode = memory.remember("Nate: I took my turtles to the lake", agent, session="s1")
+    wordless = memory.remember("ok", agent, session="s1")
+    fact = memory.add_knowledge(agent, domain="pets", fact="turtles live for decades")
+    memory.backend.execute("MATCH ()-[m:MENTIONS]->() DELETE m")  # as a database written before concepts
+    assert memory.link_concepts() == {"Episode": 1, "DomainKnowledge": 1}
+    assert mentioned(memory, episode.id) == set(concepts(episode.text))
+    assert mentioned(memory, fact.id) == set(concepts(fact.text))
+    assert mentioned(memory, wordless.id) == set()
+    assert count(memory, "MATCH (c:Concept {id: 'turtles'}) RETURN count(c) AS c") == 1
+    assert memory.link_concepts() == {}
