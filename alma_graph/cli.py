@@ -152,7 +152,8 @@ def _print_slice(result: MemorySlice, explain: bool) -> None:
             factors = "  ".join(f"{k} {f.value:.2f}x{f.weight:g}={f.contribution:.3f}" for k, f in e.factors.items())
             relevance = " ".join(f"{k}={value:.2f}" for k, value in e.relevance.items())
             found = "+".join(e.found_by) + (f" via {e.via}" if e.via else "")
-            print(f"{'':>12}{factors}\n{'':>12}similarity from {relevance}; found by {found}; id {item.id}")
+            concept = f"; closest concept {e.concept!r}" if e.concept else ""
+            print(f"{'':>12}{factors}\n{'':>12}similarity from {relevance}; found by {found}{concept}; id {item.id}")
 
 
 def cmd_retrieve(args: argparse.Namespace) -> int:

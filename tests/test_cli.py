@@ -181,6 +181,7 @@ def test_retrieve_text_and_json(cli, tmp_path: Path) -> None:
     code, out, _ = cli("retrieve", "cat Pixel", "--agent", "alice", "--explain", "--top-k", "2")
     assert code == 0
     assert "similarity" in out and "recency" in out and "found by" in out and "dense=" in out
+    assert "closest concept '" in out and "concept=" in out
 
     code, out, _ = cli("retrieve", "cat Pixel", "--agent", "alice", "--json", "--since", "2024-04-01",
                        "--until", "2024-06-01", "--types", "Episode")
