@@ -13,6 +13,7 @@ import re
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
+from functools import lru_cache
 
 import numpy as np
 
@@ -56,6 +57,7 @@ def words(text: str) -> list[str]:
 _SUFFIXES = (("ies", "y"), ("ing", ""), ("ed", ""), ("es", ""), ("s", ""))
 
 
+@lru_cache(maxsize=1 << 16)  # called for every word of every candidate of every retrieval
 def stem(word: str) -> str:
     """A crude stem ("loves", "loved", "loving" -> "lov"): enough to tell that an item's word is
     one of the query's own in another inflection, which the full-text search already credits
