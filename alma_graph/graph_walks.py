@@ -50,15 +50,18 @@ class GraphWalks:
     def similarities(self, label: str, ids: Sequence[str], vector: np.ndarray) -> dict[str, float]:
         return self.backend.similarities(label, ids, vector)
 
-    def concept_matches(self, label: str, ids: Sequence[str], vector: np.ndarray,
+    def concept_matches(self, label: str, ids: Sequence[str], agents: Sequence[str], vector: np.ndarray,
                         ignore: frozenset[str] = frozenset()) -> dict[str, tuple[float, str | None]]:
-        """For each of the items that mention concepts: the similarity to `vector` of its concept
-        closest to it, and that concept; the words in `ignore` (the query's own, which the
-        full-text search already weighs), in any inflection, do not count. Items linked to no
-        concept are left out: they were stored before concepts existed, or by a database that
-        keeps no vectors."""
+        """For each of the items (owned by one of `agents`) that mention concepts: the similarity
+        to `vector` of its concept closest to it, and that concept; the words in `ignore` (the
+        query's own, which the full-text search already weighs), in any inflection, do not count.
+        Items linked to no concept are left out: they were stored before concepts existed, or by a
+        database that keeps no vectors."""
+        # The owners first: Kuzu tests `id IN $list` against every row that reaches it (at 100k
+        # episodes of 8 agents, 196 ms for 150 ids; 40 ms behind the owner test).
         rows = self.backend.match_ids(f"(n:{label})-[:MENTIONS]->(c:Concept)", "n", ids,
-                                      "n.id AS id, c.id AS concept")
+                                      "n.id AS id, c.id AS concept", where="n.agent IN $agents",
+                                      params={"agents": list(agents)})
         mentioned: dict[str, list[str]] = defaultdict(list)
         for r in rows:
             mentioned[r["id"]].append(r["concept"])

@@ -149,7 +149,8 @@ class Retriever:
             if unscored:
                 reads.append(("dense", partial(self.store.similarities, label, unscored, query_vector)))
             if self.config.concept_weight > 0:
-                reads.append(("concept", partial(self.store.concept_matches, label, ids, query_vector, ignore)))
+                reads.append(("concept", partial(self.store.concept_matches, label, ids,
+                                                 request.readers or (request.agent,), query_vector, ignore)))
         found = self.store.backend.gather([read for _, read in reads])
         for (kind, _), per_label in zip(reads, found):
             for node_id, value in per_label.items():

@@ -64,14 +64,15 @@ def test_deleting_the_last_item_that_mentions_a_word_deletes_the_word(memory, ag
 def test_concept_matches_give_the_word_closest_to_the_query(memory, agent):
     episode = memory.remember("Nate: I took my turtles to the lake", agent, session="s1")
     query = memory.store.embed(["turtles"])[0]
-    best = memory.store.concept_matches("Episode", [episode.id], query)
+    best = memory.store.concept_matches("Episode", [episode.id], [agent], query)
     assert best[episode.id][1] == "turtles"
     assert best[episode.id][0] == pytest.approx(1.0, abs=2e-3)
     # The query's own words are left to the full-text search: the next closest word counts.
-    other = memory.store.concept_matches("Episode", [episode.id], query, frozenset({"turtles"}))
+    other = memory.store.concept_matches("Episode", [episode.id], [agent], query, frozenset({"turtles"}))
     assert other[episode.id][1] in {"nate", "took", "lake"} and other[episode.id][0] < 0.5
-    assert memory.store.concept_matches("Episode", [episode.id], query, frozenset(concepts(episode.text))) \
+    assert memory.store.concept_matches("Episode", [episode.id], [agent], query, frozenset(concepts(episode.text))) \
         == {episode.id: (0.0, None)}
+    assert memory.store.concept_matches("Episode", [episode.id], ["someone-else"], query) == {}  # not theirs
 
 
 def test_items_stored_before_concepts_existed_are_linked_on_request(memory, agent):
