@@ -78,6 +78,12 @@ def recall(found: list[str], evidence: tuple[str, ...]) -> float:
     return len(set(found) & set(evidence)) / len(set(evidence))
 
 
+def scored(category: int, found: list[str], evidence: tuple[str, ...], texts: list[str]) -> dict:
+    """One question's figures for one method: its top-k source ids and texts against the evidence."""
+    return {"category": category, "recall": recall(found, evidence), "hit": float(bool(set(found) & set(evidence))),
+            "tokens": sum(count_tokens(t) for t in texts)}
+
+
 def evaluate(paths: list[str], k: int, embedder_spec: str, extra_k: tuple[int, ...], judge=None,
              judge_limit: int | None = None) -> dict:
     embedder = make_embedder(embedder_spec)
@@ -127,10 +133,8 @@ def evaluate(paths: list[str], k: int, embedder_spec: str, extra_k: tuple[int, .
                     latencies[name].append((time.perf_counter() - started) * 1000)
                     for kk in ks:
                         found = [sid for item in less.items[:kk] for sid in item.source_ids]
-                        per_q[f"{name}@{kk}"].append({
-                            "category": q.category, "recall": recall(found, q.evidence),
-                            "hit": float(bool(set(found) & set(q.evidence))),
-                            "tokens": sum(count_tokens(i.text) for i in less.items[:kk])})
+                        per_q[f"{name}@{kk}"].append(scored(q.category, found, q.evidence,
+                                                            [i.text for i in less.items[:kk]]))
                 if judge is not None and (judge_limit is None or judged < judge_limit):
                     judged += 1
                     dates = {t.dia_id: t.timestamp.date().isoformat() for t in conversation.turns}
@@ -144,16 +148,10 @@ def evaluate(paths: list[str], k: int, embedder_spec: str, extra_k: tuple[int, .
                 for kk in ks:
                     items = result.items[:kk]
                     found = [sid for item in items for sid in item.source_ids]
-                    per_q[f"alma-graph@{kk}"].append({
-                        "category": q.category, "recall": recall(found, q.evidence),
-                        "hit": float(bool(set(found) & set(q.evidence))),
-                        "tokens": sum(count_tokens(i.text) for i in items)})
+                    per_q[f"alma-graph@{kk}"].append(scored(q.category, found, q.evidence, [i.text for i in items]))
                     for method in methods[1:]:
                         ids, texts = baselines.top(method, q.question, kk)
-                        per_q[f"{method}@{kk}"].append({
-                            "category": q.category, "recall": recall(ids, q.evidence),
-                            "hit": float(bool(set(ids) & set(q.evidence))),
-                            "tokens": sum(count_tokens(t) for t in texts)})
+                        per_q[f"{method}@{kk}"].append(scored(q.category, ids, q.evidence, texts))
         memory.close()
     summary: dict[str, dict] = {}
     for name, rows in per_q.items():
