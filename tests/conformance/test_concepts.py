@@ -86,3 +86,17 @@ def test_items_stored_before_concepts_existed_are_linked_on_request(memory, agen
     assert mentioned(memory, wordless.id) == set()
     assert count(memory, "MATCH (c:Concept {id: 'turtles'}) RETURN count(c) AS c") == 1
     assert memory.link_concepts() == {}
+
+
+def test_two_writers_that_both_found_a_word_new_create_it_once(memory, agent):
+    # Both batches are prepared (the word embedded as new) before either is written: the second
+    # write meets the node the first created.
+    first = memory.store.prepare_mentions(["axolotls regrow limbs"])
+    second = memory.store.prepare_mentions(["axolotls live in lakes"])
+    assert all("axolotls" in {row["id"] for row in m.new_concepts} for m in (first, second))
+    a = memory.remember("placeholder one", agent, session="s1")
+    b = memory.remember("placeholder two", agent, session="s1")
+    memory.backend.atomically(lambda: first.write(memory.backend, "Episode", [a.id]))
+    memory.backend.atomically(lambda: second.write(memory.backend, "Episode", [b.id]))
+    assert count(memory, "MATCH (c:Concept {id: 'axolotls'}) RETURN count(c) AS c") == 1
+    assert "axolotls" in mentioned(memory, a.id) and "axolotls" in mentioned(memory, b.id)
