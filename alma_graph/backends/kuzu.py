@@ -6,9 +6,11 @@ What differs from the server databases (figures: benchmarks/kuzu_costs):
 - Bulk writes go through Arrow tables (`LOAD FROM $table`): passing 384 floats per row as
   Python lists is ~30 times slower.
 - Kuzu 0.11 keeps its full-text index right for one-row inserts but not for multi-row ones
-  (`LOAD FROM`/`UNWIND ... CREATE` index only part of the terms), so a multi-row write marks the
-  table's index stale and it is rebuilt when the write commits (a rebuild costs about a second
-  per 100k rows).
+  (`LOAD FROM`/`UNWIND ... CREATE` index only part of the terms). A multi-row write goes in one
+  row at a time (~1.5 ms a row) when that costs less than rebuilding the table's index, and
+  otherwise in bulk, marking the index stale: it is rebuilt when the write commits (~10-40 us a
+  row of the table; the backend times its own rebuilds). A 20-turn session appended to 90k
+  episodes would otherwise wait seconds for a rebuild.
 - Kuzu's HNSW index is expensive to keep: building it costs over a millisecond a row and every
   insert into an indexed table ~5 ms, while an exact cosine scan in Cypher is as fast as an
   HNSW query up to ~100k rows and exact. So tables below `vector_index_min_rows` are searched
@@ -28,6 +30,7 @@ import itertools
 import logging
 import os
 import re
+import time
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -47,6 +50,10 @@ log = logging.getLogger(__name__)
 _REUSED = ("MATCH", "CALL QUERY_")  # statements whose prepared plans are kept
 _PLANS_KEPT = 256
 _SCAN_ROWS_PER_ID = 1_000  # table rows a scan covers in the time one id lookup costs
+# A one-row insert, and a full-text index rebuild per row of the table until one is timed here
+# (benchmarks/kuzu_costs).
+_ONE_ROW_INSERT_S = 2e-3
+_FTS_REBUILD_S_PER_ROW = 10e-6
 _PLAIN_NODE = re.compile(r"\(\w+:(\w+)\)")
 
 _KUZU_TYPES = {STRING: "STRING", INT: "INT64", FLOAT: "DOUBLE", BOOL: "BOOLEAN"}
@@ -124,6 +131,8 @@ class KuzuBackend(Backend):
         self._side_by_side = SideBySide(readers, "alma-kuzu-read")
         self._tx_depth = 0
         self._stale_fts: set[str] = set()
+        self._fts_rebuild_s_per_row: dict[str, float] = {}  # as last timed, per table
+        self._grown: set[str] = set()  # searchable tables written since indexes were last kept up
         self._index_cache: dict[str, str] | None = None
         self._rows: dict[str, int] = {}  # nodes per table, as far as this process's writes tell
         self._dimension: int | None = None
@@ -244,11 +253,15 @@ class KuzuBackend(Backend):
         if self._stale_fts:
             self._forget_plans()  # plans that used the index being rebuilt
         for label in sorted(self._stale_fts):
+            started = time.perf_counter()
             self.execute(f"CALL DROP_FTS_INDEX('{label}', '{_fts_index(label)}')")
             self.execute(f"CALL CREATE_FTS_INDEX('{label}', '{_fts_index(label)}', ['text'])")
-        labels, self._stale_fts = self._stale_fts, set()
-        for label in labels:
-            if not self._has_vector_index(label) and self._count(label) >= self.vector_index_min_rows:
+            self._fts_rebuild_s_per_row[label] = (time.perf_counter() - started) / max(1, self._rows.get(label, 1))
+        self._stale_fts = set()
+        grown, self._grown = self._grown, set()
+        for label in sorted(grown):
+            if (self._rows.get(label, 0) >= self.vector_index_min_rows and not self._has_vector_index(label)
+                    and self._count(label) >= self.vector_index_min_rows):
                 self._build_vector_index(label)
 
     def _forget_plans(self) -> None:
@@ -364,12 +377,27 @@ class KuzuBackend(Backend):
         assignments = ", ".join(f"{name}: {name}" for name in kind.property_names)
         statement = f"LOAD FROM $rows CREATE (:{kind.label} {{{assignments}}})"
         with self._gate.writing():
-            self.execute(statement, {"rows": table})
+            if kind.searchable and len(rows) > 1 and self._cheaper_one_at_a_time(kind.label, len(rows)):
+                with self.transaction():  # all the rows or none
+                    for i in range(len(rows)):
+                        self.execute(statement, {"rows": table.slice(i, 1)})
+            else:
+                self.execute(statement, {"rows": table})
+                if kind.searchable and len(rows) > 1:
+                    self._stale_fts.add(kind.label)
             self._rows[kind.label] = self._rows.get(kind.label, 0) + len(rows)
-            if kind.searchable and len(rows) > 1:
-                self._stale_fts.add(kind.label)
+            if kind.searchable:
+                self._grown.add(kind.label)
             if not self._tx_depth:
                 self._maintain_indexes()
+
+    def _cheaper_one_at_a_time(self, label: str, count: int) -> bool:
+        """Whether inserting `count` rows one by one, which keeps the full-text index right, costs
+        less than rebuilding the index after one bulk insert."""
+        if label in self._stale_fts:  # this transaction rebuilds it anyway
+            return False
+        rebuild = self._fts_rebuild_s_per_row.get(label, _FTS_REBUILD_S_PER_ROW) * (self._rows.get(label, 0) + count)
+        return count * _ONE_ROW_INSERT_S < rebuild
 
     def create_missing_nodes(self, kind: NodeKind, rows: Sequence[Row]) -> list[object]:
         if not rows:
