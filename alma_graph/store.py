@@ -80,11 +80,21 @@ class Mentions:
 
     per_item: list[list[str]]
     new_concepts: list[Row]
+    embed: Callable[[Sequence[str]], np.ndarray]  # the store's, for words gone since
 
     def write(self, backend: Backend, label: str, ids: Sequence[str]) -> None:
         """Inside the caller's atomic write, once the items exist: a rival writer may have added
-        some of the words since, which create_missing_nodes leaves as they are."""
-        backend.create_missing_nodes(CONCEPT, self.new_concepts)
+        some of the words since, which create_missing_nodes leaves as they are, or deleted some
+        with the last item that mentioned them, which are embedded again here (rarely: it costs
+        the write an embedding call)."""
+        rows = list(self.new_concepts)
+        known = sorted({word for words in self.per_item for word in words} - {row["id"] for row in rows})
+        present = {r["id"] for r in backend.match_ids("(n:Concept)", "n", known, "n.id AS id")}
+        gone = [word for word in known if word not in present]
+        if gone:
+            now = v.now_ms()
+            rows += [{"id": word, "embedding": vector, "created_at": now} for word, vector in zip(gone, self.embed(gone))]
+        backend.create_missing_nodes(CONCEPT, rows)
         backend.create_edges("MENTIONS", label, "Concept",
                              [(node_id, word, {}) for node_id, words in zip(ids, self.per_item) for word in words])
 
@@ -430,7 +440,7 @@ class GraphStore(GraphWalks):
         now = v.now_ms()
         rows = [{"id": word, "embedding": vector, "created_at": now}
                 for word, vector in zip(new, self.embed(new) if new else ())]
-        return Mentions(per_text, rows)
+        return Mentions(per_text, rows, self.embed)
 
     def record_access(self, memory_ids: Sequence[str], at_ms: int) -> None:
         if memory_ids:

@@ -100,3 +100,16 @@ def test_two_writers_that_both_found_a_word_new_create_it_once(memory, agent):
     memory.backend.atomically(lambda: second.write(memory.backend, "Episode", [b.id]))
     assert count(memory, "MATCH (c:Concept {id: 'axolotls'}) RETURN count(c) AS c") == 1
     assert "axolotls" in mentioned(memory, a.id) and "axolotls" in mentioned(memory, b.id)
+
+
+def test_a_word_deleted_between_preparing_and_writing_a_batch_is_created_again(memory, agent):
+    only = memory.add_knowledge(agent, domain="biology", fact="axolotls regrow limbs")
+    prepared = memory.store.prepare_mentions(["axolotls live in lakes"])
+    assert "axolotls" not in {row["id"] for row in prepared.new_concepts}  # known when prepared
+    memory.forget(only.id, hard=True)  # ...and gone with the last item that mentioned it
+    assert count(memory, "MATCH (c:Concept {id: 'axolotls'}) RETURN count(c) AS c") == 0
+    item = memory.remember("placeholder", agent, session="s2")
+    memory.backend.atomically(lambda: prepared.write(memory.backend, "Episode", [item.id]))
+    assert "axolotls" in mentioned(memory, item.id)
+    stored = memory.backend.embeddings("Concept", ["axolotls"])["axolotls"]
+    assert stored == pytest.approx(memory.store.embed(["axolotls"])[0], abs=1e-5)
