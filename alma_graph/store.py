@@ -563,13 +563,16 @@ class GraphStore(GraphWalks):
         """(id, seq, text) of each session's last episode, the one new episodes follow."""
         if not sessions:
             return {}
-        rows = self.backend.execute(
-            "MATCH (s:Session)<-[:IN_SESSION]-(e:Episode) WHERE s.id IN $ids "
-            "WITH s, max(e.seq) AS last MATCH (t:Episode)-[:IN_SESSION]->(s) WHERE t.seq = last "
-            "RETURN s.id AS session, t.id AS id, t.seq AS seq, t.text AS text",
-            {"ids": list(sessions)},
-        )
-        return {r["session"]: (r["id"], int(r["seq"]), r["text"]) for r in rows}
+        # The walk first, the last turn picked here, its text read by id: Kuzu plans the walk
+        # back from an aggregate as a scan of every episode (33 ms at 100k; 2 ms this way).
+        last: dict[str, tuple[int, str]] = {}
+        for r in self.backend.match_ids("(s:Session)<-[:IN_SESSION]-(e:Episode)", "s", sessions,
+                                        "s.id AS session, e.id AS id, e.seq AS seq"):
+            if r["session"] not in last or int(r["seq"]) > last[r["session"]][0]:
+                last[r["session"]] = (int(r["seq"]), r["id"])
+        texts = {r["id"]: r["text"] for r in self.backend.match_ids(
+            "(n:Episode)", "n", [i for _, i in last.values()], "n.id AS id, n.text AS text")}
+        return {session: (node_id, seq, texts[node_id]) for session, (seq, node_id) in last.items()}
 
     def session_owners(self, sessions: Sequence[str]) -> dict[str, str]:
         """The agent each existing session belongs to."""
