@@ -50,9 +50,10 @@ import alma_graph
 from alma_graph import GraphMemory, MemoryScope
 from alma_graph.backends.base import SearchFilter
 from alma_graph.backends.kuzu import _fts_index
+from alma_graph.concepts import concepts
 from alma_graph.embed import CachedEmbedder, Embedder, make_embedder
 from alma_graph.model import MEMORY_TYPES
-from alma_graph.store import NewMemory
+from alma_graph.store import EpisodeInput, NewMemory, episode_contexts
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/: report_files.py
 import report_files  # noqa: E402
@@ -305,7 +306,10 @@ def measure(size: int, spec: str, n_queries: int, hnsw: bool, do_profile: bool) 
         stage(size, "append sessions")
         base = episodes[AGENTS[0]][:SESSION_TURNS]
         live = [[{**e, "text": f"{e['text']} (follow-up {k})", "session": f"live{k}"} for e in base] for k in range(5)]
-        memory.embedder.embed([e["text"] for session in live for e in session])
+        # What remember_many embeds: each turn with the one before it (store.episode_contexts), and its words.
+        turns = [e for session in live for e in session]
+        memory.embedder.embed(episode_contexts([EpisodeInput(e["text"], e["session"], 0) for e in turns], {}))
+        memory.embedder.embed(sorted({word for e in turns for word in concepts(e["text"])}))
         ms = []
         for session in live:
             started = time.perf_counter()
