@@ -7,7 +7,7 @@ What differs from the server databases (figures: benchmarks/kuzu_costs):
   Python lists is ~30 times slower.
 - Kuzu 0.11 keeps its full-text index right for one-row inserts but not for multi-row ones
   (`LOAD FROM`/`UNWIND ... CREATE` index only part of the terms). A multi-row write goes in one
-  row at a time (~1.5 ms a row) when that costs less than rebuilding the table's index, and
+  row at a time (~1.5-2 ms a row) when that costs less than rebuilding the table's index, and
   otherwise in bulk, marking the index stale: it is rebuilt when the write commits (~10-40 us a
   row of the table; the backend times its own rebuilds). A 20-turn session appended to 90k
   episodes would otherwise wait seconds for a rebuild.
