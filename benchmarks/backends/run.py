@@ -11,8 +11,8 @@ only, no Bolt endpoint: FalkorDB 4.16's crashes on a parameter of a few 384-d ve
 not use it). Per backend, into an empty database:
 - write: agents registered (untimed), then every episode by `remember_many` (2,000 a call) and every typed
   memory by `GraphStore.create_memories` (2,000 a call); items/s over the whole load. FalkorDB keeps its
-  vector and full-text indexes up to date as it writes; Kuzu rebuilds a table's full-text index after each
-  multi-row write and loads with no vector index (as in the scale benchmark, the HNSW threshold is out of
+  vector and full-text indexes up to date as it writes; Kuzu rebuilds a table's full-text index after a
+  multi-row write of this size (one row at a time would cost more) and loads with no vector index (as in the scale benchmark, the HNSW threshold is out of
   reach; below 150,000 rows a table it is the default anyway).
 - retrieve: top 10 over all types, each query for one agent in turn, after 20 warm-ups; p50 / p95. Vector
   search: Kuzu by exact scan, FalkorDB by its HNSW index.
