@@ -11,6 +11,8 @@ import pytest
 from alma_graph import GraphMemory, ValidationError
 from alma_graph.errors import BackendError
 from alma_graph.backends import BACKENDS, open_backend
+from alma_graph import MemoryScope
+from alma_graph.backends import kuzu as kuzu_backend
 from alma_graph.backends.kuzu import KuzuBackend
 
 
@@ -96,3 +98,21 @@ def test_a_failed_write_that_cannot_be_undone_says_which_nodes_may_remain():
             assert isinstance(raised.value.__cause__, RuntimeError)
         finally:
             backend.close()
+
+
+def test_kuzu_checkpoints_after_a_run_of_small_writes(tmp_path: Path, monkeypatch):
+    # Kuzu holds each committed update's version data in memory until a checkpoint, which it
+    # runs by itself only past 16 MB of log: the backend checkpoints every few hundred writes.
+    monkeypatch.setattr(kuzu_backend, "_WRITES_PER_CHECKPOINT", 3)
+    with GraphMemory(f"kuzu://{tmp_path}/db", embedder="hashing") as memory:
+        memory.register_agent(MemoryScope(agent="coder"))
+        fact = memory.add_knowledge("coder", domain="ops", fact="deploys happen on Fridays")
+        wal = tmp_path / "db.wal"
+        memory.backend._writes_since_checkpoint = 0
+        bump = "MATCH (n:DomainKnowledge) WHERE n.id = $id SET n.access_count = n.access_count + 1"
+        for _ in range(2):
+            memory.backend.execute(bump, {"id": fact.id})
+        assert wal.exists() and wal.stat().st_size > 0
+        memory.backend.execute(bump, {"id": fact.id})
+        assert not wal.exists() or wal.stat().st_size == 0
+        assert memory.get(fact.id).access_count == 3
