@@ -87,16 +87,23 @@ class Mentions:
         some of the words since, which create_missing_nodes leaves as they are, or deleted some
         with the last item that mentioned them, which are embedded again here (rarely: it costs
         the write an embedding call)."""
-        rows = list(self.new_concepts)
-        known = sorted({word for words in self.per_item for word in words} - {row["id"] for row in rows})
-        present = {r["id"] for r in backend.match_ids("(n:Concept)", "n", known, "n.id AS id")}
-        gone = [word for word in known if word not in present]
-        if gone:
-            now = v.now_ms()
-            rows += [{"id": word, "embedding": vector, "created_at": now} for word, vector in zip(gone, self.embed(gone))]
+        prepared = {row["id"] for row in self.new_concepts}
+        known = sorted({word for words in self.per_item for word in words} - prepared)
+        rows = self.new_concepts + concept_rows(backend, known, self.embed)
         backend.create_missing_nodes(CONCEPT, rows)
         backend.create_edges("MENTIONS", label, "Concept",
                              [(node_id, word, {}) for node_id, words in zip(ids, self.per_item) for word in words])
+
+
+def concept_rows(backend: Backend, words: Sequence[str],
+                 embed: Callable[[Sequence[str]], np.ndarray]) -> list[Row]:
+    """Concept nodes, each embedded, for those of `words` the database does not hold."""
+    present = {r["id"] for r in backend.match_ids("(n:Concept)", "n", words, "n.id AS id")}
+    missing = [word for word in words if word not in present]
+    if not missing:
+        return []
+    now = v.now_ms()
+    return [{"id": word, "embedding": vector, "created_at": now} for word, vector in zip(missing, embed(missing))]
 
 
 def new_id(prefix: str) -> str:
@@ -435,12 +442,7 @@ class GraphStore(GraphWalks):
         write, like every embedding)."""
         per_text = [concepts(text) for text in texts]
         distinct = sorted({word for words in per_text for word in words})
-        known = {r["id"] for r in self.backend.match_ids("(n:Concept)", "n", distinct, "n.id AS id")}
-        new = [word for word in distinct if word not in known]
-        now = v.now_ms()
-        rows = [{"id": word, "embedding": vector, "created_at": now}
-                for word, vector in zip(new, self.embed(new) if new else ())]
-        return Mentions(per_text, rows, self.embed)
+        return Mentions(per_text, concept_rows(self.backend, distinct, self.embed), self.embed)
 
     def record_access(self, memory_ids: Sequence[str], at_ms: int) -> None:
         if memory_ids:
@@ -564,7 +566,7 @@ class GraphStore(GraphWalks):
         if not sessions:
             return {}
         # The walk first, the last turn picked here, its text read by id: Kuzu plans the walk
-        # back from an aggregate as a scan of every episode (33 ms at 100k; 2 ms this way).
+        # back from an aggregate as a scan of every episode.
         last: dict[str, tuple[int, str]] = {}
         for r in self.backend.match_ids("(s:Session)<-[:IN_SESSION]-(e:Episode)", "s", sessions,
                                         "s.id AS session, e.id AS id, e.seq AS seq"):
@@ -572,7 +574,10 @@ class GraphStore(GraphWalks):
                 last[r["session"]] = (int(r["seq"]), r["id"])
         texts = {r["id"]: r["text"] for r in self.backend.match_ids(
             "(n:Episode)", "n", [i for _, i in last.values()], "n.id AS id, n.text AS text")}
-        return {session: (node_id, seq, texts[node_id]) for session, (seq, node_id) in last.items()}
+        # A turn deleted between the two reads leaves its session without a known tail here; the
+        # write reads the tails again inside its transaction.
+        return {session: (node_id, seq, texts[node_id]) for session, (seq, node_id) in last.items()
+                if node_id in texts}
 
     def session_owners(self, sessions: Sequence[str]) -> dict[str, str]:
         """The agent each existing session belongs to."""

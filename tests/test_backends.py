@@ -8,10 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from alma_graph import GraphMemory, ValidationError
+from alma_graph import GraphMemory, MemoryScope, ValidationError
 from alma_graph.errors import BackendError
 from alma_graph.backends import BACKENDS, open_backend
-from alma_graph import MemoryScope
 from alma_graph.backends import kuzu as kuzu_backend
 from alma_graph.backends.kuzu import KuzuBackend
 
